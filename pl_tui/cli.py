@@ -1,0 +1,340 @@
+"""The command line: headless scan and reports, and the demo. A thin face on the core.
+
+Exit codes: 0 ok, 1 error (a clear message, never a traceback), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from . import __version__
+from . import ledger as L
+from .config import Config, ConfigError, default_ledger_path, load_config
+from .export import REPORTS, report_columns, report_rows, write_csv, write_json
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    def add_globals(parser: argparse.ArgumentParser, default: object) -> None:
+        # on sub-commands the default is SUPPRESS, or they would reset what came before them
+        parser.add_argument(
+            "--ledger", type=Path, default=default, help="ledger file (default: $PL_TUI_LEDGER or the user data dir)"
+        )
+        parser.add_argument("--config", type=Path, default=default, help="TOML config file (default: the user config dir)")
+
+    common = argparse.ArgumentParser(add_help=False)
+    add_globals(common, argparse.SUPPRESS)
+    p = argparse.ArgumentParser(
+        prog="pl-tui",
+        description="Index the headers of your astrophotography sub-frames and answer 'what do I have?'.",
+    )
+    add_globals(p, None)
+    p.add_argument("--version", action="version", version=f"pl-tui {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("scan", parents=[common], help="scan archive folders into the ledger")
+    s.add_argument("archives", nargs="+", metavar="ARCHIVE", help="archive root folder(s)")
+    s.add_argument("--wait", action="store_true", help="wait for another scan of the same ledger to finish")
+    s.add_argument("--workers", type=int, help="reader processes (default: one per CPU)")
+    s.add_argument("--quiet", action="store_true", help="only the summary")
+
+    for name, help_ in (
+        ("totals", "hours and frames per target x filter"),
+        ("sessions", "frames and exposure per night x target x filter"),
+        ("frames", "every indexed file"),
+    ):
+        r = sub.add_parser(name, parents=[common], help=help_)
+        r.add_argument("--target", help="only this target (as shown, e.g. M31)")
+        r.add_argument("--filter", help="only this filter (as shown, e.g. Ha; '-' for none)")
+        r.add_argument("--format", choices=("table", "csv", "json"), default="table")
+        if name == "frames":
+            r.add_argument(
+                "--status",
+                choices=("accepted", "duplicate", "rejected", "derived", "missing", "unreadable"),
+                help="only frames with this status",
+            )
+
+    b = sub.add_parser("buckets", parents=[common], help="frames that need a look: counts, or one bucket's frames")
+    b.add_argument("name", nargs="?", choices=BUCKETS, help="list the frames of this bucket")
+    b.add_argument("--format", choices=("table", "json"), default="table")
+
+    d = sub.add_parser("demo", parents=[common], help="build the demo archive and scan it")
+    d.add_argument("--dir", type=Path, help="where to write the demo archive (default: the user data dir)")
+    return p
+
+
+BUCKETS = ("unknown", "duplicates", "derived", "rejected", "missing", "unreadable")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        config = load_config(args.config)
+        return COMMANDS[args.command](args, config)
+    except UsageError as e:
+        parser.error(str(e))  # exits 2
+    except (L.LedgerError, ConfigError) as e:
+        print(f"pl-tui: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("pl-tui: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `pl-tui frames | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    return EXIT_OK
+
+
+def _ledger_path(args: argparse.Namespace) -> Path:
+    return (args.ledger or default_ledger_path()).expanduser()
+
+
+# ---------------------------------------------------------------------------------------------
+# scan
+
+
+def cmd_scan(args: argparse.Namespace, config: Config) -> int:
+    for a in args.archives:
+        if not os.path.isdir(os.path.expanduser(a)):
+            raise UsageError(f"archive folder not found: {a}")
+    return _run_scan(_ledger_path(args), args.archives, config, args.wait, args.workers, args.quiet)
+
+
+def _run_scan(
+    ledger_path: Path, archives: list[str], config: Config, wait: bool, workers: int | None, quiet: bool
+) -> int:
+    from .scan import scan
+
+    stop = threading.Event()
+    # Ctrl+C / SIGTERM: stop cleanly, keeping what was read (the next scan resumes)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def on_signal(signum, frame):  # noqa: ANN001, ARG001
+        stop.set()
+
+    for s in previous:
+        signal.signal(s, on_signal)
+    try:
+        if quiet:
+            final = scan(ledger_path, archives, config, stop=stop, wait_for_lock=wait, workers=workers)
+        elif sys.stderr.isatty():
+            final = _scan_with_bar(ledger_path, archives, config, stop, wait, workers)
+        else:
+            final = scan(
+                ledger_path, archives, config, stop=stop, wait_for_lock=wait, workers=workers, progress=_plain_progress()
+            )
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    _print_summary(final, ledger_path)
+    return EXIT_ERROR if final.state == "cancelled" else EXIT_OK
+
+
+def _plain_progress():  # noqa: ANN202
+    last = [0.0]
+
+    def show(p) -> None:  # noqa: ANN001
+        for path, reason in p.new_unreadable:
+            print(f"unreadable: {_printable(path)}: {reason}", file=sys.stderr)
+        if p.done or p.elapsed_s - last[0] >= 2:
+            last[0] = p.elapsed_s
+            print(
+                f"scanning: {p.found} found, {p.new} new, {p.changed} changed, {p.unchanged} unchanged, "
+                f"{p.unreadable} unreadable, {p.rate:.0f} frames/s",
+                file=sys.stderr,
+            )
+
+    return show
+
+
+def _scan_with_bar(ledger_path: Path, archives: list[str], config: Config, stop: threading.Event, wait: bool, workers):  # noqa: ANN001, ANN202
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    from .scan import scan
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[rate]} frames/s"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[folder]}", markup=False),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scanning", total=None, rate="0", folder="")
+
+        def show(p) -> None:  # noqa: ANN001
+            for path, reason in p.new_unreadable:
+                bar.console.print(Text(f"unreadable: {_printable(path)}: {reason}", style="yellow"))
+            done = p.new + p.changed + p.unchanged + p.deferred
+            folder = _printable(p.current_folder)
+            if len(folder) > 40:
+                folder = "…" + folder[-39:]
+            bar.update(
+                task,
+                completed=done,
+                total=p.found if p.walk_done else None,
+                rate=f"{p.rate:.0f}",
+                folder=folder,
+            )
+
+        return scan(ledger_path, archives, config, stop=stop, wait_for_lock=wait, workers=workers, progress=show)
+
+
+def _print_summary(p, ledger_path: Path) -> None:  # noqa: ANN001
+    rate = p.indexed / p.elapsed_s if p.elapsed_s > 0 else 0.0
+    state = "" if p.state == "complete" else f" ({p.state}: what was read is kept; scan again to resume)"
+    print(
+        f"indexed {p.indexed}, new {p.new}, changed {p.changed}, unchanged {p.unchanged}, "
+        f"unreadable {p.unreadable}, missing {p.missing}, deferred {p.deferred}, "
+        f"elapsed {p.elapsed_s:.1f} s, {rate:.0f} frames/s{state}"
+    )
+    for problem in p.problems:
+        print(f"warning: {_printable(problem)}", file=sys.stderr)
+    if p.deferred:
+        print(f"{p.deferred} files are still being written (settle window); the next scan picks them up")
+    if p.unreadable:
+        print(f"{p.unreadable} unreadable files: pl-tui --ledger {ledger_path} buckets unreadable")
+
+
+def _printable(s: str) -> str:
+    """Paths and header text for a terminal: no control characters, no undecodable bytes."""
+    s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join(c if c.isprintable() else "\ufffd" for c in s)
+
+
+# ---------------------------------------------------------------------------------------------
+# reports
+
+
+def cmd_report(args: argparse.Namespace, config: Config) -> int:  # noqa: ARG001
+    conn = L.connect(_ledger_path(args), create=False)
+    try:
+        columns = report_columns(args.command)
+        rows = report_rows(conn, args.command, args.target, args.filter, getattr(args, "status", None))
+        _emit(args.format, columns, rows)
+    finally:
+        conn.close()
+    return EXIT_OK
+
+
+def _emit(fmt: str, columns: tuple[str, ...], rows) -> None:  # noqa: ANN001
+    out = sys.stdout
+    if fmt == "csv":
+        stream = io.TextIOWrapper(out.buffer, encoding="utf-8", errors="surrogateescape", newline="", write_through=True)
+        write_csv(stream, columns, rows)
+        stream.detach()
+    elif fmt == "json":
+        write_json(out, columns, rows)
+    else:
+        _table(columns, rows)
+
+
+def _table(columns: tuple[str, ...], rows) -> None:  # noqa: ANN001
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from .export import format_value
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for c in columns:
+        numeric = c in ("total_hours", "frame_count", "total_exposure_s", "exposure_s", "gain", "ccd_temp", "xbinning", "focallen")
+        table.add_column(c, justify="right" if numeric else "left", overflow="fold")
+    n = 0
+    for row in rows:
+        table.add_row(*(Text(_printable(format_value(v))) for v in row))  # Text: header values are never markup
+        n += 1
+    # on a terminal fit its width; in a pipe or file never fold a row
+    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 4096)
+    if n == 0:
+        console.print(Text("(no rows)"))
+    else:
+        console.print(table)
+
+
+# ---------------------------------------------------------------------------------------------
+# buckets
+
+
+def cmd_buckets(args: argparse.Namespace, config: Config) -> int:  # noqa: ARG001
+    conn = L.connect(_ledger_path(args), create=False)
+    try:
+        if args.name is None:
+            counts = L.bucket_counts(conn)
+            rows = [(k, counts[k]) for k in BUCKETS]
+            _emit(args.format, ("bucket", "frames"), rows)
+        else:
+            columns, rows = L.bucket_frames(conn, args.name)
+            _emit(args.format, columns, rows)
+    finally:
+        conn.close()
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# demo
+
+
+def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    import platformdirs
+
+    from .demo import build_demo_archive
+
+    data = Path(platformdirs.user_data_dir("pl-tui", appauthor=False))
+    archive = (args.dir or data / "demo-archive").expanduser()
+    # the demo keeps its own ledger unless told otherwise: it must not mix into the user's
+    ledger_path = args.ledger or (Path(os.environ["PL_TUI_LEDGER"]) if os.environ.get("PL_TUI_LEDGER") else data / "demo-ledger.sqlite")
+    if not (archive / "README.txt").exists():
+        if archive.exists() and any(archive.iterdir()):
+            raise UsageError(f"{archive} exists and is not a pl-tui demo archive; choose another --dir")
+        counts = build_demo_archive(archive)
+        print(f"wrote the demo archive to {archive} ({sum(counts.values())} files)")
+    demo_config = Config(settle_seconds=0, time_zone="Europe/Berlin", path=config.path)
+    rc = _run_scan(ledger_path, [str(archive)], demo_config, False, None, True)
+    conn = L.connect(ledger_path, create=False)
+    try:
+        print()
+        _emit("table", report_columns("totals"), report_rows(conn, "totals"))
+        counts = L.bucket_counts(conn)
+        print("buckets: " + ", ".join(f"{k} {counts[k]}" for k in BUCKETS))
+    finally:
+        conn.close()
+    print(f"\nexplore it:  pl-tui --ledger {ledger_path} sessions --target M81")
+    return rc
+
+
+COMMANDS = {
+    "scan": cmd_scan,
+    "totals": cmd_report,
+    "sessions": cmd_report,
+    "frames": cmd_report,
+    "buckets": cmd_buckets,
+    "demo": cmd_demo,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,833 @@
+"""The ledger: an embedded SQLite database of files, exposures and the user's corrections.
+
+Owns the schema and its forward migrations, the writer lock, the batched upserts the scanner
+makes, and the queries behind every number pl-tui shows (Frames, Sessions, Totals, buckets).
+
+Layout, briefly:
+
+* ``files`` — one row per file found (path = dir + name, size, mtime, identity, status, reason);
+* ``exposures`` — one row per exposure identity (normalised header fields), so that copies of
+  a frame count once and a moved file keeps its identity, retags and status;
+* ``overrides`` / ``aliases`` / ``audit`` / ``audit_items`` — per-exposure retags (keyed by
+  identity), global name rules, and the undo log;
+* ``tallies`` — frame counts and exposure sums per (night, target, filter, camera, telescope)
+  kept exact by triggers on ``exposures`` (integer microseconds), so Totals and Sessions answer
+  in milliseconds on a million frames and always agree with each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .normalize import EXPOSURE_COLUMNS, INFERRED_NAMES, format_utc_ms
+
+SCHEMA_VERSION = 1
+
+# Statuses of a file. An exposure's base status is the best of its present files'.
+ACCEPTED, REJECTED, DERIVED, MISSING, UNREADABLE = (
+    "accepted",
+    "rejected",
+    "derived",
+    "missing",
+    "unreadable",
+)
+
+
+class LedgerError(Exception):
+    """The ledger cannot be used; str() says why and what to do."""
+
+
+class LedgerBusy(LedgerError):
+    pass
+
+
+_EXPOSURE_TYPES = {
+    "identity": "INTEGER PRIMARY KEY",
+    "exposure_s": "REAL",
+    "t_obs_ms": "INTEGER",
+    "loc_offset_min": "INTEGER",
+    "focallen_mm": "REAL",
+    "aperture_mm": "REAL",
+    "focratio": "REAL",
+    "xbinning": "INTEGER",
+    "ybinning": "INTEGER",
+    "xpixsz": "REAL",
+    "ypixsz": "REAL",
+    "gain": "REAL",
+    "offset": "REAL",
+    "ccd_temp": "REAL",
+    "set_temp": "REAL",
+    "osc": "INTEGER NOT NULL DEFAULT 0",
+    "ra_deg": "REAL",
+    "dec_deg": "REAL",
+    "alt_deg": "REAL",
+    "az_deg": "REAL",
+    "airmass": "REAL",
+    "site_lat": "REAL",
+    "site_lon": "REAL",
+    "site_elev": "REAL",
+    "naxis1": "INTEGER",
+    "naxis2": "INTEGER",
+    "inferred": "INTEGER NOT NULL DEFAULT 0",
+    "flags": "INTEGER NOT NULL DEFAULT 0",
+}
+
+
+def _exposure_columns_sql() -> str:
+    cols = [f"{c} {_EXPOSURE_TYPES.get(c, 'TEXT')}" for c in EXPOSURE_COLUMNS]
+    cols += [
+        "exposure_us INTEGER",  # exposure in whole microseconds: exact sums
+        "status TEXT NOT NULL DEFAULT 'accepted'",  # best status among the exposure's files
+        # denormalised from overrides / aliases so the effective values are plain columns
+        "ov_target TEXT",
+        "ov_filter TEXT",
+        "ov_type TEXT",
+        "ov_status TEXT",
+        "alias_target TEXT",
+        "alias_filter TEXT",
+        "eff_target TEXT GENERATED ALWAYS AS (COALESCE(ov_target, alias_target, target)) VIRTUAL",
+        "eff_filter TEXT GENERATED ALWAYS AS (COALESCE(ov_filter, alias_filter, filter)) VIRTUAL",
+        "eff_type TEXT GENERATED ALWAYS AS (COALESCE(ov_type, image_type)) VIRTUAL",
+        "eff_status TEXT GENERATED ALWAYS AS (COALESCE(ov_status, status)) VIRTUAL",
+        "counting INTEGER GENERATED ALWAYS AS "
+        "(COALESCE(ov_status, status) = 'accepted' AND COALESCE(ov_type, image_type) IS 'LIGHT') VIRTUAL",
+    ]
+    return ",\n  ".join(cols)
+
+
+# Tally keys use '' for "none" internally (a UNIQUE key cannot hold NULLs that collide);
+# queries turn '' back into NULL. Normalisation never produces an empty name.
+_TALLY_KEY = "session_date, target, filter, instrume, telescop"
+
+
+def _tally_values(row: str) -> str:
+    return ", ".join(
+        f"COALESCE({row}.{c}, '')"
+        for c in ("session_date", "eff_target", "eff_filter", "instrume", "telescop")
+    )
+
+
+def _tally_match(row: str) -> str:
+    return " AND ".join(
+        f"{k} = COALESCE({row}.{c}, '')"
+        for k, c in zip(
+            ("session_date", "target", "filter", "instrume", "telescop"),
+            ("session_date", "eff_target", "eff_filter", "instrume", "telescop"),
+            strict=True,
+        )
+    )
+
+
+def _tally_add(row: str) -> str:
+    return (
+        f"INSERT INTO tallies ({_TALLY_KEY}, frame_count, total_us) "
+        f"SELECT {_tally_values(row)}, 1, COALESCE({row}.exposure_us, 0) WHERE {row}.counting "
+        "ON CONFLICT DO UPDATE SET frame_count = frame_count + 1, "
+        "total_us = total_us + excluded.total_us;"
+    )
+
+
+def _tally_remove(row: str) -> str:
+    match = _tally_match(row)
+    return (
+        f"UPDATE tallies SET frame_count = frame_count - 1, "
+        f"total_us = total_us - COALESCE({row}.exposure_us, 0) WHERE {row}.counting AND {match};"
+        f"DELETE FROM tallies WHERE {row}.counting AND frame_count = 0 AND {match};"
+    )
+
+
+MIGRATIONS: dict[int, str] = {
+    1: f"""
+CREATE TABLE roots (
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL UNIQUE,
+  night_rule TEXT,
+  last_walk_ms INTEGER
+);
+CREATE TABLE dirs (
+  id INTEGER PRIMARY KEY,
+  root_id INTEGER NOT NULL REFERENCES roots(id),
+  path TEXT NOT NULL UNIQUE
+);
+CREATE TABLE files (
+  id INTEGER PRIMARY KEY,
+  dir_id INTEGER NOT NULL REFERENCES dirs(id),
+  name TEXT NOT NULL,
+  size INTEGER,
+  mtime_ns INTEGER,
+  identity INTEGER,
+  status TEXT NOT NULL,
+  reason TEXT,
+  UNIQUE (dir_id, name)
+);
+CREATE INDEX files_identity ON files(identity);
+CREATE INDEX files_status ON files(status) WHERE status <> 'accepted';
+CREATE TABLE exposures (
+  {_exposure_columns_sql()}
+);
+CREATE TABLE tallies (
+  session_date TEXT NOT NULL,
+  target TEXT NOT NULL,
+  filter TEXT NOT NULL,
+  instrume TEXT NOT NULL,
+  telescop TEXT NOT NULL,
+  frame_count INTEGER NOT NULL,
+  total_us INTEGER NOT NULL,
+  PRIMARY KEY ({_TALLY_KEY})
+) WITHOUT ROWID;
+CREATE TRIGGER exposures_tally_insert AFTER INSERT ON exposures BEGIN
+  {_tally_add("NEW")}
+END;
+CREATE TRIGGER exposures_tally_delete AFTER DELETE ON exposures BEGIN
+  {_tally_remove("OLD")}
+END;
+CREATE TRIGGER exposures_tally_update AFTER UPDATE ON exposures BEGIN
+  {_tally_remove("OLD")}
+  {_tally_add("NEW")}
+END;
+CREATE TABLE overrides (
+  identity INTEGER PRIMARY KEY,
+  target TEXT,
+  filter TEXT,
+  image_type TEXT,
+  status TEXT
+);
+CREATE TABLE aliases (
+  kind TEXT NOT NULL CHECK (kind IN ('target', 'filter')),
+  from_name TEXT NOT NULL,
+  to_name TEXT NOT NULL,
+  source TEXT NOT NULL DEFAULT 'user',
+  created_ms INTEGER,
+  PRIMARY KEY (kind, from_name)
+) WITHOUT ROWID;
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  at_ms INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  selection TEXT,
+  field TEXT,
+  new_value TEXT,
+  frame_count INTEGER NOT NULL DEFAULT 0,
+  undone_ms INTEGER
+);
+CREATE TABLE audit_items (
+  audit_id INTEGER NOT NULL REFERENCES audit(id),
+  identity INTEGER NOT NULL,
+  old_value TEXT,
+  PRIMARY KEY (audit_id, identity)
+) WITHOUT ROWID;
+CREATE TABLE scans (
+  id INTEGER PRIMARY KEY,
+  pid INTEGER,
+  started_ms INTEGER NOT NULL,
+  finished_ms INTEGER,
+  state TEXT NOT NULL,
+  roots TEXT,
+  found INTEGER, new INTEGER, changed INTEGER, unchanged INTEGER,
+  unreadable INTEGER, missing INTEGER, deferred INTEGER
+);
+""",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Opening
+
+
+def connect(path: str | os.PathLike[str], create: bool = True) -> sqlite3.Connection:
+    """Open (and create or migrate) the ledger. A clear LedgerError instead of a traceback."""
+    path = Path(path)
+    if not path.exists():
+        if not create:
+            raise LedgerError(f"no ledger at {path}: run 'pl-tui scan ARCHIVE' first")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise LedgerError(f"cannot create the ledger folder {path.parent}: {e.strerror}") from e
+    try:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as e:
+        raise LedgerError(f"{path} is not a pl-tui ledger (or it is corrupt): {e}") from e
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise LedgerError(
+            f"{path} was written by a newer pl-tui (schema {version}, this one knows {SCHEMA_VERSION});"
+            " upgrade pl-tui — the ledger was not changed"
+        )
+    try:
+        if version == 0 and _has_foreign_tables(conn):
+            conn.close()
+            raise LedgerError(f"{path} is an SQLite database but not a pl-tui ledger; not touching it")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if version < SCHEMA_VERSION:
+            _migrate(conn, version)
+    except sqlite3.DatabaseError as e:
+        conn.close()
+        raise LedgerError(f"cannot open the ledger {path}: {e}") from e
+    return conn
+
+
+def _has_foreign_tables(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+
+
+def _migrate(conn: sqlite3.Connection, current: int) -> None:
+    with transaction(conn):
+        # re-read inside the write transaction: another process may have migrated meanwhile
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        for v in range(current + 1, SCHEMA_VERSION + 1):
+            for stmt in _split_sql(MIGRATIONS[v]):
+                conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version = {v}")
+
+
+def _split_sql(script: str) -> Iterator[str]:
+    """Statements of a migration (triggers keep their inner semicolons)."""
+    buf = ""
+    for part in script.split(";"):
+        buf += part + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                yield buf.strip()
+            buf = ""
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def writer_lock(ledger_path: str | os.PathLike[str], wait: bool = False) -> Iterator[None]:
+    """One writer (scan, retag) at a time per ledger; readers never wait for it.
+
+    The lock is an flock on ``<ledger>.lock`` holding the writer's pid: the kernel drops it
+    when the process dies, so a killed scan never leaves a stale lock behind."""
+    lock_path = Path(f"{os.fspath(ledger_path)}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise LedgerBusy(
+                f"ledger is busy (scan in progress by pid {holder}); try again when it finishes"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing (the scanner's side)
+
+
+@dataclass(slots=True)
+class FileRecord:
+    """What the scanner learnt about one file, ready to write."""
+
+    dir_id: int
+    name: str
+    size: int
+    mtime_ns: int
+    status: str
+    reason: str | None
+    exposure: tuple | None  # normalize.exposure_row(frame), or None when unreadable
+    old_identity: int | None = None  # the identity the file had before (changed files)
+
+
+_EXP_INSERT_COLS = (*EXPOSURE_COLUMNS, "exposure_us", "status", *(
+    "ov_target", "ov_filter", "ov_type", "ov_status", "alias_target", "alias_filter"))
+_UPDATABLE = [c for c in (*EXPOSURE_COLUMNS, "exposure_us") if c != "identity"]
+_SQL_INSERT_EXPOSURE = (
+    f"INSERT INTO exposures ({', '.join(_EXP_INSERT_COLS)}) "
+    f"VALUES ({', '.join('?' * len(_EXP_INSERT_COLS))}) "
+    f"ON CONFLICT(identity) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _UPDATABLE)}"
+)
+_SQL_UPSERT_FILE = (
+    "INSERT INTO files (dir_id, name, size, mtime_ns, identity, status, reason) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dir_id, name) DO UPDATE SET "
+    "size = excluded.size, mtime_ns = excluded.mtime_ns, identity = excluded.identity, "
+    "status = excluded.status, reason = excluded.reason"
+)
+_BEST_STATUS = (
+    "SELECT status FROM files WHERE identity = ?1 AND status IN ('accepted', 'rejected', 'derived') "
+    "ORDER BY CASE status WHEN 'accepted' THEN 0 WHEN 'rejected' THEN 1 ELSE 2 END LIMIT 1"
+)
+_SQL_REFRESH_STATUS = (
+    f"UPDATE exposures SET status = COALESCE(({_BEST_STATUS}), 'missing') "
+    f"WHERE identity = ?1 AND status IS NOT COALESCE(({_BEST_STATUS}), 'missing')"
+)
+_SQL_DROP_ORPHAN = (
+    "DELETE FROM exposures WHERE identity = ?1 AND NOT EXISTS (SELECT 1 FROM files WHERE identity = ?1)"
+)
+_EXPOSURE_S_INDEX = EXPOSURE_COLUMNS.index("exposure_s")
+_TARGET_INDEX = EXPOSURE_COLUMNS.index("target")
+_FILTER_INDEX = EXPOSURE_COLUMNS.index("filter")
+
+
+class LedgerWriter:
+    """The scanner's handle: dir ids, per-folder file lists, batched writes.
+
+    Holds the overrides and aliases in memory (they are small) so a new exposure is written with
+    its effective values in one statement. Call it only while holding :func:`writer_lock`."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._dirs: dict[str, int] = {}
+        self._overrides = {
+            r[0]: r[1:] for r in conn.execute("SELECT identity, target, filter, image_type, status FROM overrides")
+        }
+        self._aliases: dict[tuple[str, str], str] = {
+            (k, f): t for k, f, t in conn.execute("SELECT kind, from_name, to_name FROM aliases")
+        }
+
+    def root_id(self, path: str) -> int:
+        row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (path,)).fetchone()
+        if row:
+            return row[0]
+        return self.conn.execute("INSERT INTO roots (path) VALUES (?)", (path,)).lastrowid  # type: ignore[return-value]
+
+    def dir_id(self, path: str, root_id: int) -> int:
+        did = self._dirs.get(path)
+        if did is None:
+            row = self.conn.execute("SELECT id FROM dirs WHERE path = ?", (path,)).fetchone()
+            if row:
+                did = row[0]
+            else:
+                did = self.conn.execute(
+                    "INSERT INTO dirs (root_id, path) VALUES (?, ?)", (root_id, path)
+                ).lastrowid
+            self._dirs[path] = did  # type: ignore[assignment]
+        return did  # type: ignore[return-value]
+
+    def known_dir_id(self, path: str) -> int | None:
+        did = self._dirs.get(path)
+        if did is None:
+            row = self.conn.execute("SELECT id FROM dirs WHERE path = ?", (path,)).fetchone()
+            if row:
+                did = self._dirs[path] = row[0]
+        return did
+
+    def files_in_dir(self, dir_id: int) -> dict[str, tuple[int, int | None, int | None, str, int | None]]:
+        """name → (file id, size, mtime_ns, status, identity) for one folder."""
+        return {
+            r[0]: r[1:]
+            for r in self.conn.execute(
+                "SELECT name, id, size, mtime_ns, status, identity FROM files WHERE dir_id = ?", (dir_id,)
+            )
+        }
+
+    def dirs_under(self, root_id: int) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT path, id FROM dirs WHERE root_id = ?", (root_id,)))
+
+    def _exposure_params(self, rec: FileRecord) -> tuple:
+        row = rec.exposure
+        assert row is not None
+        exp = row[_EXPOSURE_S_INDEX]
+        ov = self._overrides.get(row[0], (None, None, None, None))
+        aliases = self._aliases
+        return (
+            *row,
+            int(round(exp * 1_000_000)) if exp is not None else None,
+            rec.status,
+            *ov,
+            aliases.get(("target", row[_TARGET_INDEX])) if row[_TARGET_INDEX] else None,
+            aliases.get(("filter", row[_FILTER_INDEX])) if row[_FILTER_INDEX] else None,
+        )
+
+    def write(self, records: Sequence[FileRecord]) -> None:
+        """One transaction: exposures, files, then the status of every identity touched."""
+        if not records:
+            return
+        conn = self.conn
+        with transaction(conn):
+            readable = [r for r in records if r.exposure is not None]
+            idents = {r.exposure[0] for r in readable}  # type: ignore[index]
+            existing = set()
+            if idents:
+                existing = _existing_identities(conn, idents)
+            conn.executemany(_SQL_INSERT_EXPOSURE, [self._exposure_params(r) for r in readable])
+            conn.executemany(
+                _SQL_UPSERT_FILE,
+                [
+                    (r.dir_id, r.name, r.size, r.mtime_ns, r.exposure[0] if r.exposure else None, r.status, r.reason)
+                    for r in records
+                ],
+            )
+            # an identity that already had files, or a file that changed identity or status,
+            # needs its best status recomputed; brand-new identities were written correct
+            touched = existing | {r.old_identity for r in records if r.old_identity is not None}
+            touched.discard(None)  # type: ignore[arg-type]
+            if touched:
+                params = [(i,) for i in touched]
+                conn.executemany(_SQL_REFRESH_STATUS, params)
+                conn.executemany(_SQL_DROP_ORPHAN, params)
+
+    def mark_missing(self, file_ids: Iterable[int]) -> int:
+        ids = list(file_ids)
+        if not ids:
+            return 0
+        with transaction(self.conn) as conn:
+            idents: set[int] = set()
+            for chunk in _chunks(ids, 500):
+                marks = ",".join("?" * len(chunk))
+                idents.update(
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT DISTINCT identity FROM files WHERE id IN ({marks}) AND identity IS NOT NULL", chunk
+                    )
+                )
+                conn.execute(f"UPDATE files SET status = 'missing' WHERE id IN ({marks})", chunk)
+            conn.executemany(_SQL_REFRESH_STATUS, [(i,) for i in idents])
+        return len(ids)
+
+
+def _existing_identities(conn: sqlite3.Connection, idents: set[int]) -> set[int]:
+    out: set[int] = set()
+    items = list(idents)
+    for chunk in _chunks(items, 500):
+        marks = ",".join("?" * len(chunk))
+        out.update(r[0] for r in conn.execute(f"SELECT identity FROM exposures WHERE identity IN ({marks})", chunk))
+    return out
+
+
+def _chunks(items: list, n: int) -> Iterator[list]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+# ---------------------------------------------------------------------------------------------
+# Scan bookkeeping
+
+
+def begin_scan(conn: sqlite3.Connection, roots: Sequence[str]) -> int:
+    _close_dead_scans(conn)
+    return conn.execute(
+        "INSERT INTO scans (pid, started_ms, state, roots) VALUES (?, ?, 'running', ?)",
+        (os.getpid(), _now_ms(), "\n".join(roots)),
+    ).lastrowid  # type: ignore[return-value]
+
+
+def finish_scan(conn: sqlite3.Connection, scan_id: int, state: str, counts: dict[str, int]) -> None:
+    conn.execute(
+        "UPDATE scans SET finished_ms = ?, state = ?, found = ?, new = ?, changed = ?, unchanged = ?, "
+        "unreadable = ?, missing = ?, deferred = ? WHERE id = ?",
+        (
+            _now_ms(),
+            state,
+            *(counts.get(k, 0) for k in ("found", "new", "changed", "unchanged", "unreadable", "missing", "deferred")),
+            scan_id,
+        ),
+    )
+
+
+def _close_dead_scans(conn: sqlite3.Connection) -> None:
+    """Scans left 'running' by a killed process become 'interrupted' (we hold the lock now)."""
+    conn.execute("UPDATE scans SET state = 'interrupted' WHERE state = 'running'")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries: the only source of the numbers pl-tui shows
+
+
+@dataclass(slots=True, frozen=True)
+class TotalsRow:
+    target: str | None
+    filter: str | None
+    total_hours: float
+    frame_count: int
+    first_seen: str | None
+    last_seen: str | None
+    total_exposure_s: float
+
+
+@dataclass(slots=True, frozen=True)
+class SessionRow:
+    session_date: str | None
+    target: str | None
+    filter: str | None
+    frame_count: int
+    total_exposure_s: float
+    instrume: str | None
+    telescop: str | None
+
+
+def _where(target: str | None, filter: str | None, col_target: str = "target", col_filter: str = "filter"):
+    clauses, params = [], []
+    if target is not None:
+        clauses.append(f"{col_target} = ?")
+        params.append(target)
+    if filter is not None:
+        clauses.append(f"{col_filter} = ?")
+        params.append(filter)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _none(v: str) -> str | None:
+    return v if v != "" else None
+
+
+def totals(conn: sqlite3.Connection, target: str | None = None, filter: str | None = None) -> list[TotalsRow]:
+    """Hours and frames per target × filter, counting frames only (LIGHT, accepted, once each)."""
+    where, params = _where(_key(target), _key(filter))
+    rows = conn.execute(
+        "SELECT target, filter, SUM(total_us), SUM(frame_count), "
+        "MIN(NULLIF(session_date, '')), MAX(NULLIF(session_date, '')) "
+        f"FROM tallies{where} GROUP BY target, filter ORDER BY target = '', target, filter = '', filter",
+        params,
+    ).fetchall()
+    return [
+        TotalsRow(_none(t), _none(f), us / 3_600_000_000, n, first, last, us / 1_000_000)
+        for t, f, us, n, first, last in rows
+    ]
+
+
+def sessions(conn: sqlite3.Connection, target: str | None = None, filter: str | None = None) -> list[SessionRow]:
+    """One row per (night, target, filter), with the cameras and telescopes used (';'-joined)."""
+    where, params = _where(_key(target), _key(filter))
+    out: list[SessionRow] = []
+    cur = conn.execute(
+        "SELECT session_date, target, filter, instrume, telescop, frame_count, total_us "
+        f"FROM tallies{where} ORDER BY target = '', target, filter = '', filter, session_date = '', session_date",
+        params,
+    )
+    key = None
+    n = us = 0
+    cams: set[str] = set()
+    scopes: set[str] = set()
+    for d, t, f, cam, scope, count, total in cur:
+        k = (d, t, f)
+        if k != key:
+            if key is not None:
+                out.append(_session_row(key, n, us, cams, scopes))
+            key, n, us, cams, scopes = k, 0, 0, set(), set()
+        n += count
+        us += total
+        if cam:
+            cams.add(cam)
+        if scope:
+            scopes.add(scope)
+    if key is not None:
+        out.append(_session_row(key, n, us, cams, scopes))
+    return out
+
+
+def _session_row(key: tuple[str, str, str], n: int, us: int, cams: set[str], scopes: set[str]) -> SessionRow:
+    d, t, f = key
+    return SessionRow(
+        _none(d), _none(t), _none(f), n, us / 1_000_000, ";".join(sorted(cams)) or None, ";".join(sorted(scopes)) or None
+    )
+
+
+def _key(v: str | None) -> str | None:
+    """A user's filter value → the tallies key ('' stands for none; the CLI spells it '-')."""
+    if v is None:
+        return None
+    return "" if v in ("", "-") else v
+
+
+def counting_frame_count(conn: sqlite3.Connection) -> int:
+    """Counting frames straight from the exposures (the tallies must agree; tests check it)."""
+    return conn.execute("SELECT count(*) FROM exposures WHERE counting").fetchone()[0]
+
+
+def rebuild_tallies(conn: sqlite3.Connection) -> None:
+    """Recompute tallies from the exposures (repair; the triggers normally keep them exact)."""
+    with transaction(conn):
+        conn.execute("DELETE FROM tallies")
+        conn.execute(
+            f"INSERT INTO tallies ({_TALLY_KEY}, frame_count, total_us) "
+            "SELECT COALESCE(session_date, ''), COALESCE(eff_target, ''), COALESCE(eff_filter, ''), "
+            "COALESCE(instrume, ''), COALESCE(telescop, ''), count(*), COALESCE(SUM(exposure_us), 0) "
+            "FROM exposures WHERE counting GROUP BY 1, 2, 3, 4, 5"
+        )
+
+
+FRAME_COLUMNS = (
+    "path", "target", "filter", "exposure_s", "image_type", "date_obs_utc", "instrume", "telescop",
+    "focallen", "xbinning", "gain", "ccd_temp",
+    # extras, appended only
+    "session_date", "status", "sequencer", "night_basis", "reason", "inferred",
+)
+
+# A file's status as shown: an override applies to every copy; of several present copies
+# with the same status, the first found counts and the others are duplicates.
+_FRAME_STATUS = """
+CASE
+  WHEN f.status IN ('missing', 'unreadable') THEN f.status
+  WHEN e.ov_status IS NOT NULL THEN e.ov_status
+  WHEN f.status = e.status AND EXISTS (
+    SELECT 1 FROM files g WHERE g.identity = f.identity AND g.status = f.status AND g.id < f.id)
+    THEN 'duplicate'
+  ELSE f.status
+END"""
+
+_FRAME_SELECT = f"""
+SELECT f.id, d.path, f.name, e.eff_target, e.eff_filter, e.exposure_s, e.eff_type, e.t_obs_ms,
+       e.instrume, e.telescop, e.focallen_mm, e.xbinning, e.gain, e.ccd_temp,
+       e.session_date, {_FRAME_STATUS} AS shown_status, e.sequencer, e.night_basis, f.reason, e.inferred
+FROM files f JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.identity = f.identity
+"""
+
+
+def iter_frames(
+    conn: sqlite3.Connection,
+    target: str | None = None,
+    filter: str | None = None,
+    status: str | None = None,
+    page: int = 5000,
+) -> Iterator[tuple]:
+    """Every indexed file as a Frames row (FRAME_COLUMNS), streamed by keyset pages of file id."""
+    clauses, params = [], []
+    if target is not None:
+        clauses.append("e.eff_target IS ?")
+        params.append(_key(target) or None)
+    if filter is not None:
+        clauses.append("e.eff_filter IS ?")
+        params.append(_key(filter) or None)
+    last = -1
+    while True:
+        where = " AND ".join(["f.id > ?", *clauses])
+        rows = conn.execute(f"{_FRAME_SELECT} WHERE {where} ORDER BY f.id LIMIT ?", [last, *params, page]).fetchall()
+        for r in rows:
+            if status is None or r[15] == status:
+                yield _frame_row(r)
+        if len(rows) < page:
+            return
+        last = rows[-1][0]
+
+
+def _frame_row(r: tuple) -> tuple:
+    (_id, d, name, target, filt, exp, itype, t_ms, cam, scope, fl, xb, gain, temp,
+     sdate, status, seq, basis, reason, inferred) = r
+    inferred_names = ";".join(n for bit, n in INFERRED_NAMES.items() if inferred and inferred & bit) or None
+    return (
+        os.path.join(d, name), target, filt, exp, itype, format_utc_ms(t_ms), cam, scope, fl, xb, gain, temp,
+        sdate, status, seq, basis, reason, inferred_names,
+    )
+
+
+def unreadable(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(path, reason) of every file that could not be read, by path."""
+    return [
+        (os.path.join(d, n), r or "")
+        for d, n, r in conn.execute(
+            "SELECT d.path, f.name, f.reason FROM files f JOIN dirs d ON d.id = f.dir_id "
+            "WHERE f.status = 'unreadable' ORDER BY d.path, f.name"
+        )
+    ]
+
+
+def bucket_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Frames per bucket of SPEC §4 that the engine decides on its own."""
+    q = conn.execute
+    files_by_status = dict(q("SELECT status, count(*) FROM files WHERE status <> 'accepted' GROUP BY status"))
+    dup = q(
+        "SELECT count(*) FROM files f JOIN exposures e ON e.identity = f.identity "
+        "WHERE f.status = e.status AND f.status NOT IN ('missing', 'unreadable') AND EXISTS ("
+        "SELECT 1 FROM files g WHERE g.identity = f.identity AND g.status = f.status AND g.id < f.id)"
+    ).fetchone()[0]
+    return {
+        "unknown": q(f"SELECT count(*) FROM exposures WHERE {UNKNOWN_SQL}").fetchone()[0],
+        "duplicates": dup,
+        "derived": files_by_status.get(DERIVED, 0),
+        "rejected": files_by_status.get(REJECTED, 0),
+        "missing": files_by_status.get(MISSING, 0),
+        "unreadable": files_by_status.get(UNREADABLE, 0),
+    }
+
+
+# SPEC §4 Unknown: a light (or untyped) frame still lacking target, exposure, date or type, or a
+# mono light without filter, or any value only inferred from folders. Missing/derived excluded.
+UNKNOWN_SQL = """
+eff_status IN ('accepted', 'rejected') AND (
+  inferred <> 0
+  OR (COALESCE(eff_type, 'LIGHT') = 'LIGHT' AND (
+        eff_target IS NULL OR exposure_s IS NULL OR session_date IS NULL OR eff_type IS NULL
+        OR (osc = 0 AND eff_filter IS NULL))))
+"""
+
+
+def bucket_frames(conn: sqlite3.Connection, name: str) -> tuple[tuple[str, ...], Iterator[tuple]]:
+    """(columns, rows) listing one bucket's frames, each with why it is there."""
+    path = "d.path || '/' || f.name"
+    if name == "unreadable":
+        return ("path", "reason"), iter(unreadable(conn))
+    if name in ("missing", "rejected", "derived"):
+        rows = conn.execute(
+            f"SELECT d.path, f.name, e.eff_target, e.eff_filter, e.session_date, f.reason FROM files f "
+            "JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.identity = f.identity "
+            "WHERE f.status = ? ORDER BY d.path, f.name",
+            (name,),
+        )
+        cols = ("path", "target", "filter", "session_date", "reason")
+        return cols, ((os.path.join(d, n), *rest) for d, n, *rest in rows)
+    if name == "duplicates":
+        rows = conn.execute(
+            f"SELECT d.path, f.name, (SELECT {path} FROM files g JOIN dirs d ON d.id = g.dir_id "
+            "  WHERE g.identity = f.identity AND g.status = f.status ORDER BY g.id LIMIT 1) "
+            "FROM files f JOIN dirs d ON d.id = f.dir_id JOIN exposures e ON e.identity = f.identity "
+            "WHERE f.status = e.status AND f.status NOT IN ('missing', 'unreadable') AND EXISTS ("
+            "SELECT 1 FROM files g WHERE g.identity = f.identity AND g.status = f.status AND g.id < f.id) "
+            "ORDER BY d.path, f.name"
+        )
+        return ("path", "counted_copy"), ((os.path.join(d, n), c) for d, n, c in rows)
+    if name == "unknown":
+        rows = conn.execute(
+            "SELECT (SELECT d.path || '/' || f.name FROM files f JOIN dirs d ON d.id = f.dir_id "
+            "  WHERE f.identity = e.identity ORDER BY f.status <> 'accepted', f.id LIMIT 1), "
+            "e.eff_target, e.eff_filter, e.session_date, e.eff_type, e.exposure_s, e.osc, e.inferred "
+            f"FROM exposures e WHERE {UNKNOWN_SQL} ORDER BY 1"
+        )
+        return ("path", "target", "filter", "session_date", "why"), (
+            (p, t, f, d, _unknown_why(t, f, d, ty, exp, osc, inf)) for p, t, f, d, ty, exp, osc, inf in rows
+        )
+    raise ValueError(f"unknown bucket {name!r}")
+
+
+def _unknown_why(target, filt, sdate, itype, exposure, osc, inferred) -> str:  # noqa: ANN001
+    why = [f"no {n}" for n, v in (("target", target), ("exposure", exposure), ("date", sdate), ("frame type", itype)) if v is None]
+    if filt is None and not osc and (itype or "LIGHT") == "LIGHT":
+        why.append("no filter (mono)")
+    why += [f"{n} from folder" for bit, n in INFERRED_NAMES.items() if inferred & bit]
+    return "; ".join(why)
+
+
+def ledger_stats(conn: sqlite3.Connection) -> dict[str, int]:
+    q = conn.execute
+    return {
+        "files": q("SELECT count(*) FROM files").fetchone()[0],
+        "exposures": q("SELECT count(*) FROM exposures").fetchone()[0],
+        "counting": q("SELECT COALESCE(SUM(frame_count), 0) FROM tallies").fetchone()[0],
+    }

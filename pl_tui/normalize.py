@@ -1,0 +1,840 @@
+"""Raw keywords + path → one normalised :class:`Frame`.
+
+Owns SPEC §2–§6: the keyword fallback table, frame-type / target / filter normalisation, units,
+dates and the astronomical night, pointing in degrees, the folder fallback (values marked
+*inferred*), derived-frame signals, the sequencer and the exposure identity. Pure functions:
+no I/O, no ledger. Missing values are None, never a sentinel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from operator import attrgetter
+from zoneinfo import ZoneInfo
+
+# Bits of Frame.inferred: which values came from the folder layout, not the header.
+INFERRED_TARGET = 1
+INFERRED_FILTER = 2
+INFERRED_TYPE = 4
+INFERRED_DATE = 8
+INFERRED_NAMES = {
+    INFERRED_TARGET: "target",
+    INFERRED_FILTER: "filter",
+    INFERRED_TYPE: "image_type",
+    INFERRED_DATE: "session_date",
+}
+
+# Bits of Frame.flags: values the normaliser had to repair.
+FLAG_FOCALLEN_METRES = 1
+FLAG_APERTURE_METRES = 2
+FLAG_NAMES = {FLAG_FOCALLEN_METRES: "FOCALLEN in metres", FLAG_APERTURE_METRES: "APTDIA in metres"}
+
+FRAME_TYPES = ("LIGHT", "DARK", "FLAT", "BIAS", "DARKFLAT")
+
+# Where the night's UTC offset came from (SPEC §6), in order of preference.
+NIGHT_BASIS = ("tz", "date-loc", "sitelong", "machine")
+
+
+@dataclass(slots=True, frozen=True)
+class NightRule:
+    """How a UTC instant becomes an astronomical night (SPEC §6)."""
+
+    boundary_hour: float = 12.0
+    tz: str | None = None  # the archive's configured IANA zone
+
+
+@dataclass(slots=True)
+class Frame:
+    """One exposure's normalised header. Field names are the ledger's column names."""
+
+    identity: int
+    target: str | None = None
+    target_raw: str | None = None
+    filter: str | None = None
+    filter_raw: str | None = None
+    exposure_s: float | None = None
+    image_type: str | None = None
+    image_type_raw: str | None = None
+    t_obs_ms: int | None = None  # DATE-OBS as Unix ms, UTC
+    loc_offset_min: int | None = None  # DATE-LOC − DATE-OBS, rounded to 15 min
+    session_date: str | None = None
+    night_basis: str | None = None
+    instrume: str | None = None
+    telescop: str | None = None
+    focallen_mm: float | None = None
+    aperture_mm: float | None = None
+    focratio: float | None = None
+    xbinning: int | None = None
+    ybinning: int | None = None
+    xpixsz: float | None = None
+    ypixsz: float | None = None
+    gain: float | None = None
+    offset: float | None = None
+    ccd_temp: float | None = None
+    set_temp: float | None = None
+    readout: str | None = None
+    bayer: str | None = None
+    osc: int = 0
+    ra_deg: float | None = None
+    dec_deg: float | None = None
+    alt_deg: float | None = None
+    az_deg: float | None = None
+    airmass: float | None = None
+    site_lat: float | None = None
+    site_lon: float | None = None
+    site_elev: float | None = None
+    software: str | None = None
+    sequencer: str | None = None
+    run_guid: str | None = None
+    naxis1: int | None = None
+    naxis2: int | None = None
+    folder_type: str | None = None
+    inferred: int = 0
+    flags: int = 0
+    # Not stored on the exposure: the derived signal belongs to the file (a calibrated copy
+    # shares its original's identity), and the explanation is for the inspector.
+    derived_reason: str | None = None
+    sources: dict[str, str] | None = field(default=None, compare=False)
+
+    @property
+    def date_obs_utc(self) -> str | None:
+        return format_utc_ms(self.t_obs_ms)
+
+    @property
+    def image_scale(self) -> float | None:
+        """arcsec/px; None when pixel size or focal length is missing (never guessed)."""
+        if self.xpixsz and self.focallen_mm:
+            return self.xpixsz * 206.265 / self.focallen_mm
+        return None
+
+
+EXPOSURE_COLUMNS: tuple[str, ...] = tuple(
+    f for f in Frame.__dataclass_fields__ if f not in ("derived_reason", "sources")
+)
+exposure_row = attrgetter(*EXPOSURE_COLUMNS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small value helpers
+
+
+def _text(v: object) -> str | None:
+    if v is None or isinstance(v, bool):
+        return None
+    s = " ".join(str(v).split())
+    return s or None
+
+
+def _num(v: object) -> float | int | None:
+    if v is None or isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return v if math.isfinite(v) else None
+    if isinstance(v, str):
+        s = v.strip().replace("D", "E")
+        if not s:
+            return None
+        try:
+            return int(s)
+        except ValueError:
+            pass
+        try:
+            f = float(s)
+        except ValueError:
+            return None
+        return f if math.isfinite(f) else None
+    return None
+
+
+def _int(v: object) -> int | None:
+    n = _num(v)
+    if n is None:
+        return None
+    return int(n) if float(n).is_integer() else None
+
+
+class _Picker:
+    """First-present-wins lookups over a header, remembering which keyword answered."""
+
+    __slots__ = ("cards", "sources")
+
+    def __init__(self, cards: Mapping[str, object], explain: bool) -> None:
+        self.cards = cards
+        self.sources: dict[str, str] | None = {} if explain else None
+
+    def pick(self, name: str, keys: tuple[str, ...], conv=_text):  # noqa: ANN001, ANN201
+        cards = self.cards
+        for k in keys:
+            v = cards.get(k)
+            if v is not None:
+                out = conv(v)
+                if out is not None:
+                    if self.sources is not None:
+                        self.sources[name] = k
+                    return out
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Frame type, target, filter
+
+
+_TYPE_WORDS = {
+    "light": "LIGHT",
+    "light frame": "LIGHT",
+    "lights": "LIGHT",
+    "object": "LIGHT",
+    "science": "LIGHT",
+    "dark": "DARK",
+    "dark frame": "DARK",
+    "darks": "DARK",
+    "bias": "BIAS",
+    "bias frame": "BIAS",
+    "biases": "BIAS",
+    "offset": "BIAS",
+    "offset frame": "BIAS",
+    "offsets": "BIAS",
+    "zero": "BIAS",
+    "flat": "FLAT",
+    "flat frame": "FLAT",
+    "flat field": "FLAT",
+    "flatfield": "FLAT",
+    "flats": "FLAT",
+    "darkflat": "DARKFLAT",
+    "dark flat": "DARKFLAT",
+    "flat dark": "DARKFLAT",
+    "flatdark": "DARKFLAT",
+    "darkflats": "DARKFLAT",
+    "flatdarks": "DARKFLAT",
+    "dark flats": "DARKFLAT",
+    "flat darks": "DARKFLAT",
+}
+
+
+@lru_cache(maxsize=1024)
+def normalize_image_type(raw: str) -> tuple[str | None, bool]:
+    """'Light Frame', 'light', 'Object' → ('LIGHT', False); 'Master Dark' → ('DARK', True)."""
+    s = " ".join(raw.replace("_", " ").replace("-", " ").split()).lower()
+    master = s.startswith("master")
+    if master:
+        s = s[6:].strip()
+    return _TYPE_WORDS.get(s), master
+
+
+_CATALOGUE = re.compile(
+    r"(?<![A-Za-z0-9])(sharpless|sh\s*2|abell|barnard|ngc|ldn|lbn|vdb|ic|m|b)[\s_-]*0*(\d+)(?![0-9])",
+    re.IGNORECASE,
+)
+_CATALOGUE_PREFIX = {
+    "m": "M",
+    "ngc": "NGC",
+    "ic": "IC",
+    "ldn": "LDN",
+    "lbn": "LBN",
+    "vdb": "vdB",
+    "abell": "Abell",
+    "barnard": "B",
+    "b": "B",
+    "sharpless": "Sh2-",
+    "sh2": "Sh2-",
+}
+
+
+def _fold_designation(m: re.Match[str]) -> str:
+    prefix = "".join(m.group(1).split()).lower()
+    return _CATALOGUE_PREFIX[prefix] + m.group(2)
+
+
+@lru_cache(maxsize=4096)
+def normalize_target(raw: str) -> str | None:
+    """Trim, collapse whitespace, fold catalogue designations: 'm 031' → 'M31', 'Sh2 129' → 'Sh2-129'."""
+    s = " ".join(raw.split())
+    if not s:
+        return None
+    return _CATALOGUE.sub(_fold_designation, s)
+
+
+_FILTER_ALIASES = {
+    "ha": "Ha",
+    "halpha": "Ha",
+    "hα": "Ha",
+    "oiii": "OIII",
+    "o3": "OIII",
+    "sii": "SII",
+    "s2": "SII",
+    "l": "L",
+    "lum": "L",
+    "luminance": "L",
+    "r": "R",
+    "red": "R",
+    "g": "G",
+    "green": "G",
+    "b": "B",
+    "blue": "B",
+}
+
+
+def _filter_key(s: str) -> str:
+    return s.lower().replace("-", "").replace("_", "").replace(" ", "")
+
+
+@lru_cache(maxsize=1024)
+def normalize_filter(raw: str) -> str | None:
+    """Default alias table (Ha/H-alpha/HA → Ha, O3 → OIII, Lum → L, Red → R, …); else trimmed."""
+    s = " ".join(raw.split())
+    if not s:
+        return None
+    return _FILTER_ALIASES.get(_filter_key(s), s)
+
+
+def is_filter_name(s: str) -> bool:
+    return _filter_key(s) in _FILTER_ALIASES
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates
+
+
+_ISO = re.compile(
+    r"\s*(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:(?:T|\s+|T\s*)(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d*))?)?)?"
+    r"\s*(Z|UTC|[+-]\d{2}:?\d{2})?\s*$",
+    re.IGNORECASE,
+)
+_DMY = re.compile(r"\s*(\d{1,2})/(\d{1,2})/(\d{2,4})\s*$")
+_TIME = re.compile(r"\s*(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d*))?)?\s*$")
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _frac_ms(frac: str | None) -> int:
+    """Fractional seconds of any length → whole ms (truncated: identity must be stable)."""
+    if not frac:
+        return 0
+    return int((frac + "000")[:3])
+
+
+def _day_ms(y: int, mo: int, d: int) -> int:
+    return (date(y, mo, d).toordinal() - _EPOCH_ORDINAL) * 86_400_000
+
+
+@dataclass(slots=True, frozen=True)
+class ParsedTime:
+    ms: int  # Unix ms (UTC when the source is UTC)
+    has_time: bool
+    has_frac: bool
+
+
+def parse_datetime(raw: object) -> ParsedTime | None:
+    """ISO 8601 (T or blank, any fraction, Z or ±hh:mm), date-only, or FITS 'DD/MM/YY'."""
+    if not isinstance(raw, str):
+        return None
+    m = _ISO.match(raw)
+    try:
+        if m:
+            y, mo, d, hh, mi, ss, frac, zone = m.groups()
+            ms = _day_ms(int(y), int(mo), int(d))
+            if hh is None:
+                return ParsedTime(ms, False, False)
+            h, mn, s = int(hh), int(mi), int(ss or 0)
+            if h > 24 or mn > 59 or s > 60:
+                return None
+            ms += ((h * 60 + mn) * 60 + s) * 1000 + _frac_ms(frac)
+            if zone and zone[0] in "+-":
+                z = zone.replace(":", "")
+                off = (int(z[1:3]) * 60 + int(z[3:5])) * (1 if z[0] == "+" else -1)
+                ms -= off * 60_000
+            return ParsedTime(ms, True, bool(frac))
+        m = _DMY.match(raw)
+        if m:
+            d, mo, y = (int(g) for g in m.groups())
+            if y < 100:  # the pre-2000 FITS form, still written by some programs today
+                y += 2000 if y < 70 else 1900
+            return ParsedTime(_day_ms(y, mo, d), False, False)
+    except ValueError:  # day 31 of a 30-day month and the like
+        return None
+    return None
+
+
+def parse_time_of_day(raw: object) -> tuple[int, bool] | None:
+    """'22:34:55.123' → (ms since midnight, has fraction); a float is hours (some UT keywords)."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        if 0 <= raw < 24:
+            return int(round(raw * 3_600_000)), True
+        return None
+    if not isinstance(raw, str):
+        return None
+    m = _TIME.match(raw)
+    if not m:
+        return None
+    hh, mi, ss, frac = m.groups()
+    h, mn, s = int(hh), int(mi), int(ss or 0)
+    if h > 24 or mn > 59 or s > 60:
+        return None
+    return ((h * 60 + mn) * 60 + s) * 1000 + _frac_ms(frac), bool(frac)
+
+
+def format_utc_ms(ms: int | None) -> str | None:
+    """Unix ms → '2024-08-13T22:34:55.123Z'."""
+    if ms is None:
+        return None
+    dt = datetime(1970, 1, 1) + timedelta(milliseconds=ms)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _obs_time(p: _Picker) -> tuple[int | None, bool]:
+    """DATE-OBS (+TIME-OBS/UT/UTSTART when date-only), else MJD-OBS, else JD → (Unix ms, has fraction)."""
+    cards = p.cards
+    raw = cards.get("DATE-OBS")
+    t = parse_datetime(raw)
+    if t is not None:
+        if t.has_time:
+            _note(p, "t_obs_ms", "DATE-OBS")
+            return t.ms, t.has_frac
+        for k in ("TIME-OBS", "UT", "UTSTART"):
+            tod = parse_time_of_day(cards.get(k))
+            if tod is not None:
+                _note(p, "t_obs_ms", f"DATE-OBS+{k}")
+                return t.ms + tod[0], tod[1]
+    mjd = _num(cards.get("MJD-OBS"))
+    if mjd is not None and 15_000 < mjd < 100_000:
+        _note(p, "t_obs_ms", "MJD-OBS")
+        return int(round((mjd - 40_587) * 86_400_000)), True
+    jd = _num(cards.get("JD"))
+    if jd is not None and 2_415_000 < jd < 2_500_000:
+        _note(p, "t_obs_ms", "JD")
+        return int(round((jd - 2_440_587.5) * 86_400_000)), True
+    if t is not None:  # a date with no time at all: midnight UTC is a guess, not an instant
+        return None, False
+    return None, False
+
+
+def _note(p: _Picker, name: str, key: str) -> None:
+    if p.sources is not None:
+        p.sources[name] = key
+
+
+def _loc_offset(loc_ms: int, utc_ms: int, exposure_s: float | None) -> int | None:
+    """DATE-LOC − DATE-OBS as a zone offset in minutes, rounded to 15 min.
+
+    Some programs stamp DATE-LOC when the file is written, an exposure later than DATE-OBS;
+    take whichever reading lands closer to a real zone offset."""
+    diff = (loc_ms - utc_ms) / 60_000
+    best = round(diff / 15) * 15
+    if exposure_s:
+        alt = diff - exposure_s / 60
+        alt_best = round(alt / 15) * 15
+        if abs(alt - alt_best) < abs(diff - best):
+            best = alt_best
+    if abs(best) > 14 * 60:
+        return None
+    return int(best)
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def night_of(
+    t_obs_ms: int | None,
+    rule: NightRule,
+    loc_offset_min: int | None = None,
+    site_lon: float | None = None,
+    loc_ms: int | None = None,
+) -> tuple[str | None, str | None]:
+    """(session_date 'YYYY-MM-DD', basis): local time minus the boundary hour, in the site's zone.
+
+    The offset comes from the configured IANA zone (DST-correct), else DATE-LOC, else SITELONG
+    as local mean solar time, else the machine's zone. Without a UTC instant, DATE-LOC alone
+    still names the night."""
+    boundary_ms = int(rule.boundary_hour * 3_600_000)
+    if t_obs_ms is None:
+        if loc_ms is not None:
+            return _ms_to_date(loc_ms - boundary_ms), "date-loc"
+        return None, None
+    if rule.tz:
+        off = datetime.fromtimestamp(t_obs_ms / 1000, _zone(rule.tz)).utcoffset()
+        offset_ms = int(off.total_seconds() * 1000) if off is not None else 0
+        basis = "tz"
+    elif loc_offset_min is not None:
+        offset_ms, basis = loc_offset_min * 60_000, "date-loc"
+    elif site_lon is not None:
+        offset_ms, basis = int(round(site_lon / 15 * 3_600_000)), "sitelong"
+    else:
+        offset_ms, basis = _machine_offset_ms(t_obs_ms), "machine"
+    return _ms_to_date(t_obs_ms + offset_ms - boundary_ms), basis
+
+
+def _machine_offset_ms(t_obs_ms: int) -> int:
+    try:
+        return time.localtime(t_obs_ms // 1000).tm_gmtoff * 1000
+    except (OverflowError, OSError, ValueError):
+        return 0
+
+
+def _ms_to_date(ms: int) -> str | None:
+    try:
+        return date.fromordinal(_EPOCH_ORDINAL + ms // 86_400_000).isoformat()
+    except (ValueError, OverflowError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Angles
+
+
+_SEXA = re.compile(
+    r"\s*([+-])?\s*(\d+(?:\.\d*)?)\s*[:hd°\s]\s*(\d+(?:\.\d*)?)"
+    r"(?:\s*[:m'\s]\s*(\d+(?:\.\d*)?))?\s*[s\"]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_angle(raw: object, hours: bool) -> float | None:
+    """A number (degrees) or a sexagesimal string ('05 35 17.3', '-05:23:28', '5h35m17s') →
+    degrees; sexagesimal right ascension is in hours (×15)."""
+    n = _num(raw)
+    if n is not None:
+        return float(n)
+    if not isinstance(raw, str):
+        return None
+    m = _SEXA.match(raw)
+    if not m:
+        return None
+    sign, a, b, c = m.groups()
+    val = float(a) + float(b) / 60 + (float(c) / 3600 if c else 0.0)
+    if sign == "-":
+        val = -val
+    return val * 15 if hours else val
+
+
+def _ra(v: object) -> float | None:
+    a = parse_angle(v, hours=True)
+    return a % 360 if a is not None and -360 <= a <= 720 else None
+
+
+def _dec(v: object) -> float | None:
+    a = parse_angle(v, hours=False)
+    return a if a is not None and -90 <= a <= 90 else None
+
+
+def _lat(v: object) -> float | None:
+    return _dec(v)
+
+
+def _lon(v: object) -> float | None:
+    a = parse_angle(v, hours=False)
+    if a is None or not -360 <= a <= 360:
+        return None
+    return a - 360 if a > 180 else a
+
+
+def _deg(v: object) -> float | None:
+    a = parse_angle(v, hours=False)
+    return a if a is not None and -360 <= a <= 360 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Software, derived frames, folders
+
+_SEQUENCERS = (
+    ("n.i.n.a", "NINA"),
+    ("nina", "NINA"),
+    ("nighttime imaging", "NINA"),
+    ("sequence generator", "SGP"),
+    ("sgpro", "SGP"),
+    ("sgp", "SGP"),
+    ("astro photography tool", "APT"),
+    ("apt", "APT"),
+    ("kstars", "Ekos/KStars"),
+    ("ekos", "Ekos/KStars"),
+    ("maxim", "MaxIm DL"),
+    ("sharpcap", "SharpCap"),
+    ("asiair", "ASIAIR"),
+    ("seestar", "Seestar"),
+    ("voyager", "Voyager"),
+    ("thesky", "TheSkyX"),
+    ("astra", "Astra"),
+)
+_PROCESSORS = ("pixinsight", "siril", "deepskystacker", "astro pixel processor", "astropixelprocessor")
+
+
+@lru_cache(maxsize=256)
+def sequencer_of(software: str) -> str:
+    low = software.lower()
+    for needle, name in _SEQUENCERS:
+        if needle in low:
+            if needle == "apt" and not re.search(r"\bapt\b", low):
+                continue
+            return name
+    return "other"
+
+
+_DERIVED_KEYS = ("NCOMBINE", "STACKCNT", "CALSTAT", "IMCMB001", "PEDESTAL", "PIPROCESSED")
+_DERIVED_SUFFIX = re.compile(r"(?:_(?:cc|c|r|a|d))+$", re.IGNORECASE)
+_DERIVED_PREFIX = ("r_", "pp_")
+_DERIVED_FOLDERS = frozenset(
+    {"calibrated", "registered", "master", "masters", "stacked", "integration", "integrated"}
+)
+_DATE_FOLDER = re.compile(r"(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?![0-9])")
+_YEAR_FOLDER = re.compile(r"\d{4}$")
+_NOT_A_TARGET = frozenset(
+    {"raw", "subs", "data", "frames", "fits", "images", "capture", "captures", "calibration", "calib", "cal"}
+)
+
+
+def derived_signal(
+    cards: Mapping[str, object], stem: str, dir_parts: tuple[str, ...], software: str | None
+) -> str | None:
+    """Why a file is a derived product (master, calibrated, registered, stacked), or None."""
+    it = cards.get("IMAGETYP")
+    if isinstance(it, str) and normalize_image_type(it)[1]:
+        return f"IMAGETYP '{' '.join(it.split())}'"
+    for key in _DERIVED_KEYS:
+        if key in cards:
+            return f"keyword {key}"
+    if software:
+        low = software.lower()
+        for p in _PROCESSORS:
+            if p in low:
+                return f"written by {software}"
+    for k in ("PROGRAM", "SOFTWARE"):
+        v = cards.get(k)
+        if isinstance(v, str) and any(p in v.lower() for p in _PROCESSORS):
+            return f"written by {' '.join(v.split())}"
+    m = _DERIVED_SUFFIX.search(stem)
+    if m:
+        return f"file name suffix {m.group(0)}"
+    low_stem = stem.lower()
+    for pre in _DERIVED_PREFIX:
+        if low_stem.startswith(pre):
+            return f"file name prefix {pre}"
+    for part in dir_parts:
+        if part.lower() in _DERIVED_FOLDERS:
+            return f"folder '{part}'"
+    return None
+
+
+@dataclass(slots=True, frozen=True)
+class FolderHints:
+    target: str | None = None
+    image_type: str | None = None
+    session_date: str | None = None
+    filter: str | None = None
+
+
+@lru_cache(maxsize=4096)
+def folder_hints(dir_parts: tuple[str, ...]) -> FolderHints:
+    """What the folders between the archive root and the file say.
+
+    Recognises date-first (``2024-08-13/Light/M81``) and target-first (``M81/2024-08-13/LIGHT``)
+    layouts, frame-type folders in any case, filter folders (``Ha``) and ignores years and
+    generic names. The target is the remaining folder nearest a date or frame-type folder."""
+    kinds: list[str] = []
+    image_type = session_date = filt = None
+    for part in dir_parts:
+        low = part.lower()
+        t = _TYPE_WORDS.get(" ".join(low.replace("_", " ").replace("-", " ").split()))
+        if t:
+            kinds.append("type")
+            image_type = image_type or t
+            continue
+        m = _DATE_FOLDER.match(part)
+        if m:
+            try:
+                d = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                d = None
+            if d is not None:
+                kinds.append("date")
+                session_date = session_date or d.isoformat()
+                continue
+        if _YEAR_FOLDER.match(part) or low in _NOT_A_TARGET or low in _DERIVED_FOLDERS:
+            kinds.append("skip")
+            continue
+        if is_filter_name(part):
+            kinds.append("filter")
+            filt = filt or normalize_filter(part)
+            continue
+        kinds.append("candidate")
+    candidates = [i for i, k in enumerate(kinds) if k == "candidate"]
+    anchors = [i for i, k in enumerate(kinds) if k in ("type", "date")]
+    target = None
+    if candidates:
+        if anchors:
+            best = min(candidates, key=lambda i: (min(abs(i - a) for a in anchors), -i))
+        else:
+            best = candidates[-1]
+        target = normalize_target(dir_parts[best])
+    return FolderHints(target, image_type, session_date, filt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity
+
+
+def exposure_identity(
+    t_obs_ms: int | None,
+    has_frac: bool,
+    instrume: str | None,
+    exposure_s: float | None,
+    naxis1: int | None,
+    naxis2: int | None,
+    header_bytes: bytes,
+) -> int:
+    """Hash of (DATE-OBS to the ms, INSTRUME, exposure, NAXIS1, NAXIS2) as a signed 64-bit int.
+
+    Without DATE-OBS — or when DATE-OBS has whole seconds only and the exposure is shorter than
+    a second, so that distinct bias frames could share every field — the header bytes decide:
+    a true copy has the same bytes."""
+    if t_obs_ms is None or (not has_frac and (exposure_s is None or exposure_s < 1)):
+        digest = hashlib.blake2b(header_bytes, digest_size=8).digest()
+    else:
+        exp = repr(float(exposure_s)) if exposure_s is not None else ""
+        key = f"{t_obs_ms}|{instrume or ''}|{exp}|{naxis1}|{naxis2}"
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The normaliser
+
+
+def _metres(v: float | None, flag: int) -> tuple[float | None, int]:
+    """Some programs (Astra) write FOCALLEN/APTDIA in metres: a value below 10 is metres."""
+    if v is None or v <= 0:
+        return None, 0
+    if v < 10:
+        return round(v * 1000, 6), flag
+    return float(v), 0
+
+
+def normalize(
+    cards: Mapping[str, object],
+    header_bytes: bytes,
+    stem: str,
+    dir_parts: tuple[str, ...],
+    rule: NightRule = NightRule(),
+    explain: bool = False,
+) -> Frame:
+    """Build the Frame for one header. ``dir_parts`` are the folders below the archive root;
+    ``stem`` is the file name without its extension(s)."""
+    p = _Picker(cards, explain)
+    pick = p.pick
+
+    target_raw = pick("target", ("OBJECT", "OBJNAME"))
+    filter_raw = pick("filter", ("FILTER", "FILTNAME"))
+    exposure = pick("exposure_s", ("EXPTIME", "EXPOSURE", "EXP_TIME"), _num)
+    type_raw = pick("image_type", ("IMAGETYP", "FRAME", "FRAMETYP"))
+    instrume = pick("instrume", ("INSTRUME",))
+    telescop = pick("telescop", ("TELESCOP",))
+    software = pick("software", ("SWCREATE", "CREATOR", "PROGRAM"))
+    if software is None and "ASTRA" in cards:
+        software = "Astra"
+    bayer = pick("bayer", ("BAYERPAT", "COLORTYP"))
+    osc = 1 if bayer is not None and bayer.upper() not in ("MONO", "NONE", "") else 0
+
+    image_type = None
+    if type_raw is not None:
+        image_type, _master = normalize_image_type(type_raw)
+
+    t_obs_ms, has_frac = _obs_time(p)
+    loc = parse_datetime(cards.get("DATE-LOC"))
+    loc_ms = loc.ms if loc is not None and loc.has_time else None
+    loc_offset = None
+    if loc_ms is not None and t_obs_ms is not None:
+        loc_offset = _loc_offset(loc_ms, t_obs_ms, _num(exposure))
+
+    focallen, f1 = _metres(pick("focallen_mm", ("FOCALLEN",), _num), FLAG_FOCALLEN_METRES)
+    aperture, f2 = _metres(pick("aperture_mm", ("APTDIA",), _num), FLAG_APERTURE_METRES)
+    site_lon = pick("site_lon", ("SITELONG", "LONG-OBS", "OBSGEO-L"), _lon)
+
+    hints = folder_hints(dir_parts)
+    inferred = 0
+    target = normalize_target(target_raw) if target_raw else None
+    if image_type is None and type_raw is None and hints.image_type:
+        image_type, inferred = hints.image_type, inferred | INFERRED_TYPE
+    # calibration frames have no target: only lights (or untyped frames) borrow the folder's
+    if target is None and hints.target and image_type in (None, "LIGHT"):
+        target, inferred = hints.target, inferred | INFERRED_TARGET
+    filt = normalize_filter(filter_raw) if filter_raw else None
+    if filt is None and not osc and hints.filter:
+        filt, inferred = hints.filter, inferred | INFERRED_FILTER
+
+    rule_night = night_of(t_obs_ms, rule, loc_offset, site_lon, loc_ms)
+    session_date, basis = rule_night
+    if session_date is None and hints.session_date:
+        session_date, basis = hints.session_date, "folder"
+        inferred |= INFERRED_DATE
+
+    naxis1 = _int(cards.get("NAXIS1"))
+    naxis2 = _int(cards.get("NAXIS2"))
+    exposure_f = float(exposure) if exposure is not None else None
+    identity = exposure_identity(t_obs_ms, has_frac, instrume, exposure_f, naxis1, naxis2, header_bytes)
+
+    run_guid = pick("run_guid", ("SEQGUID", "RUNGUID"))
+    frame = Frame(
+        identity=identity,
+        target=target,
+        target_raw=target_raw,
+        filter=filt,
+        filter_raw=filter_raw,
+        exposure_s=exposure,
+        image_type=image_type,
+        image_type_raw=type_raw,
+        t_obs_ms=t_obs_ms,
+        loc_offset_min=loc_offset,
+        session_date=session_date,
+        night_basis=basis,
+        instrume=instrume,
+        telescop=telescop,
+        focallen_mm=focallen,
+        aperture_mm=aperture,
+        focratio=pick("focratio", ("FOCRATIO",), _num),
+        xbinning=pick("xbinning", ("XBINNING", "CCDXBIN"), _int),
+        ybinning=pick("ybinning", ("YBINNING", "CCDYBIN"), _int),
+        xpixsz=pick("xpixsz", ("XPIXSZ",), _num),
+        ypixsz=pick("ypixsz", ("YPIXSZ",), _num),
+        gain=pick("gain", ("GAIN",), _num),
+        offset=pick("offset", ("OFFSET",), _num),
+        ccd_temp=pick("ccd_temp", ("CCD-TEMP", "TEMPERAT", "CCD_TEMP"), _num),
+        set_temp=pick("set_temp", ("SET-TEMP", "SETTEMP"), _num),
+        readout=pick("readout", ("READOUTM", "READMODE")),
+        bayer=bayer,
+        osc=osc,
+        ra_deg=pick("ra_deg", ("OBJCTRA", "RA"), _ra),
+        dec_deg=pick("dec_deg", ("OBJCTDEC", "DEC"), _dec),
+        alt_deg=pick("alt_deg", ("OBJCTALT", "CENTALT"), _deg),
+        az_deg=pick("az_deg", ("OBJCTAZ", "CENTAZ"), _deg),
+        airmass=pick("airmass", ("AIRMASS",), _num),
+        site_lat=pick("site_lat", ("SITELAT", "LAT-OBS", "OBSGEO-B"), _lat),
+        site_lon=site_lon,
+        site_elev=pick("site_elev", ("SITEELEV", "ALT-OBS", "OBSGEO-H"), _num),
+        software=software,
+        sequencer=sequencer_of(software) if software else None,
+        run_guid=run_guid,
+        naxis1=naxis1,
+        naxis2=naxis2,
+        folder_type=hints.image_type,
+        inferred=inferred,
+        flags=f1 | f2,
+        derived_reason=derived_signal(cards, stem, dir_parts, software),
+        sources=p.sources,
+    )
+    return frame
+
+
+def split_name(name: str) -> str:
+    """File name → stem without the FITS/XISF extension(s): 'a_c.fits.fz' → 'a_c'."""
+    low = name.lower()
+    for ext in (".fits.fz", ".fit.gz", ".fits.gz", ".fts.gz", ".fits", ".fit", ".fts", ".fz", ".xisf"):
+        if low.endswith(ext):
+            return name[: -len(ext)]
+    return name.rsplit(".", 1)[0]

@@ -1,0 +1,555 @@
+"""The scanner: walk archive roots, diff against the ledger, read what is new, write batches.
+
+Owns SPEC §1 (what is picked up, hidden/excluded/rejected paths, symlink loops, the settle
+window, unreadable files with reasons) and the incremental, resumable, cancellable scan of
+§12. Unchanged files cost one ``stat``. New and changed files are read concurrently — worker
+processes for CPU (parsing is the cost on a warm local disk), several threads in each for
+latency (a NAS answers every open a millisecond late). Results are written in batched
+transactions, so a killed scan loses at most the last batch and the next scan resumes.
+
+``scan()`` is the plain call (CLI); ``scan_async()`` yields the same progress events to an
+asyncio consumer (TUI). Neither touches any UI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import fnmatch
+import multiprocessing
+import os
+import re
+import stat as stat_mod
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import ledger as L
+from .config import Config
+from .headers import HeaderError, Opener, header_kind, read_header
+from .normalize import NightRule, exposure_row, normalize, split_name
+
+PROGRESS_INTERVAL_S = 0.25
+WRITE_INTERVAL_S = 0.5
+WRITE_BATCH = 4000
+PROCESS_THRESHOLD = 1500  # files to read before worker processes are worth their start-up
+
+
+@dataclass(slots=True)
+class ScanProgress:
+    """A snapshot of a scan, emitted about four times a second and once at the end."""
+
+    found: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    unreadable: int = 0
+    deferred: int = 0
+    missing: int = 0
+    indexed: int = 0  # files read and written to the ledger
+    queued: int = 0  # files waiting to be read
+    elapsed_s: float = 0.0
+    rate: float = 0.0  # files read per second
+    current_folder: str = ""
+    folders: int = 0
+    walk_done: bool = False
+    done: bool = False
+    state: str = "running"  # running, complete, cancelled
+    new_unreadable: list[tuple[str, str]] = field(default_factory=list)  # since the last event
+    problems: list[str] = field(default_factory=list)  # folders or roots that could not be walked
+
+    @property
+    def eta_s(self) -> float | None:
+        if not self.walk_done or self.rate <= 0:
+            return None
+        return self.queued / self.rate
+
+    def counts(self) -> dict[str, int]:
+        return {
+            k: getattr(self, k)
+            for k in ("found", "new", "changed", "unchanged", "unreadable", "deferred", "missing", "indexed")
+        }
+
+
+ProgressCallback = Callable[[ScanProgress], None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Globs
+
+
+def compile_globs(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    """Globs like ``**/_trash/**`` → one case-insensitive regex over '/' + the relative path."""
+    if not patterns:
+        return None
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns), re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Walking
+
+
+@dataclass(slots=True)
+class _Dir:
+    path: str
+    parts: tuple[str, ...]  # folders below the root
+    files: list[tuple[str, str, os.DirEntry[str]]]  # name, reader kind, entry
+
+
+def walk(root: str, exclude: re.Pattern[str] | None, problems: list[str]) -> Iterator[_Dir]:
+    """Folders under root with their picked-up files; hidden names skipped, excluded folders
+    pruned, directory symlinks followed once (a folder reached twice is walked once)."""
+    try:
+        st = os.stat(root)
+        visited = {(st.st_dev, st.st_ino)}
+    except OSError as e:
+        problems.append(f"{root}: {e.strerror or e}")
+        return
+    stack: list[tuple[str, tuple[str, ...]]] = [(root, ())]
+    while stack:
+        path, parts = stack.pop()
+        files: list[tuple[str, str, os.DirEntry[str]]] = []
+        subdirs: list[tuple[str, str]] = []
+        try:
+            with os.scandir(path) as it:
+                for entry in it:
+                    name = entry.name
+                    if name[0] == ".":
+                        continue
+                    try:
+                        is_dir = entry.is_dir()
+                    except OSError:
+                        is_dir = False
+                    if is_dir:
+                        if exclude is not None and exclude.match("/" + "/".join((*parts, name, "x"))):
+                            continue
+                        subdirs.append((name, entry.path))
+                        continue
+                    kind = header_kind(name)
+                    if kind is None:
+                        continue
+                    if exclude is not None and exclude.match("/" + "/".join((*parts, name))):
+                        continue
+                    files.append((name, kind, entry))
+        except OSError as e:
+            problems.append(f"{path}: cannot list folder ({e.strerror or e})")
+            continue
+        yield _Dir(path, parts, files)
+        for name, sub in sorted(subdirs, reverse=True):
+            try:
+                st = os.stat(sub)
+            except OSError as e:
+                problems.append(f"{sub}: {e.strerror or e}")
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key in visited:  # a symlink loop, or a second way into a folder already walked
+                continue
+            visited.add(key)
+            stack.append((sub, (*parts, name)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading (runs in worker processes or threads; plain picklable data in and out)
+
+Item = tuple[str, str, str, tuple[str, ...], bool]  # path, name, kind, dir parts, rejected
+Result = tuple[str, str | None, tuple | None]  # status, reason, exposure row
+
+
+def read_one(item: Item, rule: NightRule, opener: Opener = os.open) -> Result:
+    path, name, kind, parts, rejected = item
+    try:
+        raw = read_header(path, kind, opener)
+    except HeaderError as e:
+        return L.UNREADABLE, str(e), None
+    except Exception as e:  # noqa: BLE001 — a bad file never stops a scan
+        return L.UNREADABLE, f"cannot read header: {type(e).__name__}: {e}", None
+    try:
+        frame = normalize(raw.cards, raw.header_bytes, split_name(name), parts, rule)
+    except Exception as e:  # noqa: BLE001
+        return L.UNREADABLE, f"cannot interpret header: {type(e).__name__}: {e}", None
+    if rejected:
+        return L.REJECTED, "reject folder", exposure_row(frame)
+    if frame.derived_reason:
+        return L.DERIVED, frame.derived_reason, exposure_row(frame)
+    return L.ACCEPTED, None, exposure_row(frame)
+
+
+_thread_pool: cf.ThreadPoolExecutor | None = None
+
+
+def read_batch(items: list[Item], rule: NightRule, threads: int, opener: Opener = os.open) -> list[Result]:
+    """Read a batch; with threads > 1 its files are read by that many threads at once so
+    that slow opens (a NAS) overlap."""
+    global _thread_pool
+    if threads <= 1 or len(items) < 2 * threads:
+        return [read_one(it, rule, opener) for it in items]
+    if _thread_pool is None:
+        _thread_pool = cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pl-tui-read")
+    step = -(-len(items) // threads)
+    chunks = [items[i : i + step] for i in range(0, len(items), step)]
+    parts = _thread_pool.map(lambda ch: [read_one(it, rule, opener) for it in ch], chunks)
+    return [r for part in parts for r in part]
+
+
+class _Readers:
+    """Runs read_batch first on threads in this process; past PROCESS_THRESHOLD files it
+    starts worker processes (spawned, so it is safe from a threaded TUI)."""
+
+    def __init__(self, workers: int, threads: int, opener: Opener) -> None:
+        self.workers = workers
+        self.threads = threads
+        self.opener = opener
+        self.submitted = 0
+        self._local = cf.ThreadPoolExecutor(max_workers=max(2, threads), thread_name_prefix="pl-tui-scan")
+        self._procs: cf.ProcessPoolExecutor | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return 256 if self._procs is not None else 32
+
+    @property
+    def max_in_flight(self) -> int:
+        return 3 * self.workers if self._procs is not None else max(2, self.threads)
+
+    def submit(self, items: list[Item], rule: NightRule) -> cf.Future[list[Result]]:
+        self.submitted += len(items)
+        if self._procs is None and self.workers > 0 and self.submitted > PROCESS_THRESHOLD:
+            self._procs = cf.ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        if self._procs is not None:
+            return self._procs.submit(read_batch, items, rule, self.threads, self.opener)
+        return self._local.submit(lambda: [read_one(it, rule, self.opener) for it in items])
+
+    def close(self, cancel: bool) -> None:
+        self._local.shutdown(wait=True, cancel_futures=cancel)
+        if self._procs is not None:
+            self._procs.shutdown(wait=True, cancel_futures=cancel)
+
+
+# ---------------------------------------------------------------------------------------------
+# The scan
+
+
+@dataclass(slots=True)
+class _Pending:
+    dir_id: int
+    name: str
+    path: str
+    size: int
+    mtime_ns: int
+    old_identity: int | None
+    known: bool  # in the ledger before
+    retry: bool  # was unreadable: read again, permissions may have been fixed
+
+
+class _Scan:
+    def __init__(
+        self,
+        ledger_path: Path,
+        roots: list[str],
+        config: Config,
+        stop: threading.Event,
+        progress: ProgressCallback | None,
+        workers: int,
+        threads: int,
+        opener: Opener,
+        wait_for_lock: bool,
+    ) -> None:
+        self.ledger_path = ledger_path
+        self.wait_for_lock = wait_for_lock
+        self.roots = roots
+        self.config = config
+        self.stop = stop
+        self.callback = progress
+        self.p = ScanProgress()
+        self.exclude = compile_globs(config.exclude)
+        self.reject = compile_globs(config.reject)
+        self.readers = _Readers(workers, threads, opener)
+        self.in_flight: dict[cf.Future[list[Result]], list[_Pending]] = {}
+        self.to_write: list[L.FileRecord] = []
+        self.started = time.monotonic()
+        self.last_emit = 0.0
+        self.last_write = time.monotonic()
+        self._batch: list[_Pending] = []
+        self._batch_items: list[Item] = []
+
+    # -- plumbing
+
+    def emit(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_emit < PROGRESS_INTERVAL_S:
+            return
+        self.last_emit = now
+        p = self.p
+        p.elapsed_s = now - self.started
+        p.rate = p.indexed / p.elapsed_s if p.elapsed_s > 0 else 0.0
+        p.queued = sum(len(v) for v in self.in_flight.values()) + len(self._batch)
+        if self.callback is not None:
+            self.callback(replace(p, new_unreadable=list(p.new_unreadable), problems=list(p.problems)))
+        p.new_unreadable.clear()
+
+    def flush(self, force: bool = False) -> None:
+        if not self.to_write:
+            return
+        if force or len(self.to_write) >= WRITE_BATCH or time.monotonic() - self.last_write > WRITE_INTERVAL_S:
+            self.writer.write(self.to_write)
+            self.p.indexed += len(self.to_write)
+            self.to_write = []
+            self.last_write = time.monotonic()
+
+    def collect(self, block: bool) -> None:
+        """Take finished reads off the pool and queue them for writing."""
+        if not self.in_flight:
+            return
+        done, _ = cf.wait(
+            list(self.in_flight), timeout=None if block else 0, return_when=cf.FIRST_COMPLETED
+        )
+        for fut in done:
+            pendings = self.in_flight.pop(fut)
+            results = fut.result()
+            for pend, (status, reason, row) in zip(pendings, results, strict=True):
+                self._record(pend, status, reason, row)
+        self.flush()
+        self.emit()
+
+    def _record(self, pend: _Pending, status: str, reason: str | None, row: tuple | None) -> None:
+        p = self.p
+        if status == L.UNREADABLE:
+            p.unreadable += 1
+            p.new_unreadable.append((pend.path, reason or ""))
+        if pend.retry and status == L.UNREADABLE:
+            p.unchanged += 1
+        elif pend.known:
+            p.changed += 1
+        else:
+            p.new += 1
+        self.to_write.append(
+            L.FileRecord(pend.dir_id, pend.name, pend.size, pend.mtime_ns, status, reason, row, pend.old_identity)
+        )
+
+    def submit_batch(self, rule: NightRule) -> None:
+        if not self._batch:
+            return
+        fut = self.readers.submit(self._batch_items, rule)
+        self.in_flight[fut] = self._batch
+        self._batch, self._batch_items = [], []
+        while len(self.in_flight) >= self.readers.max_in_flight:
+            self.collect(block=True)
+
+    # -- the walk of one root
+
+    def scan_root(self, root: str) -> None:
+        w = self.writer
+        root_id = w.root_id(root)
+        rule = self.config.night_rule(root)
+        rule_key = repr(rule)
+        old_rule = self.conn.execute("SELECT night_rule FROM roots WHERE id = ?", (root_id,)).fetchone()[0]
+        force = old_rule is not None and old_rule != rule_key  # nights must be recomputed
+        settle_ns = int(self.config.settle_seconds * 1e9)
+        known_dirs = w.dirs_under(root_id)
+        visited: set[str] = set()
+        missing_ids: list[int] = []
+        problems_before = len(self.p.problems)
+        any_entry = False
+
+        for d in walk(root, self.exclude, self.p.problems):
+            if self.stop.is_set():
+                break
+            visited.add(d.path)
+            self.p.folders += 1
+            self.p.current_folder = d.path
+            did = known_dirs.get(d.path)
+            known = w.files_in_dir(did) if did is not None else {}
+            if d.files:
+                any_entry = True
+            now_ns = time.time_ns()
+            seen: set[str] = set()
+            for name, kind, entry in d.files:
+                self.p.found += 1
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    continue  # vanished between listing and stat: it is simply not there
+                except OSError as e:
+                    st = None
+                    reason = f"cannot stat: {e.strerror or e}"
+                seen.add(name)
+                prev = known.get(name)
+                if st is not None and not stat_mod.S_ISREG(st.st_mode):
+                    reason = "not a regular file (FIFO, device or socket)"
+                    st = None
+                if st is None:  # recorded as unreadable without reading
+                    if did is None:
+                        did = known_dirs[d.path] = w.dir_id(d.path, root_id)
+                    pend = _Pending(did, name, entry.path, 0, 0, prev[4] if prev else None, prev is not None, False)
+                    self._record(pend, L.UNREADABLE, reason, None)
+                    continue
+                size, mtime = st.st_size, st.st_mtime_ns
+                if (
+                    prev is not None
+                    and not force
+                    and prev[1] == size
+                    and prev[2] == mtime
+                    and prev[3] not in (L.MISSING, L.UNREADABLE)
+                ):
+                    self.p.unchanged += 1
+                    continue
+                if now_ns - mtime < settle_ns:
+                    self.p.deferred += 1  # still being written: next scan or watch tick
+                    continue
+                if did is None:
+                    did = known_dirs[d.path] = w.dir_id(d.path, root_id)
+                rel = "/" + "/".join((*d.parts, name))
+                rejected = self.reject is not None and self.reject.match(rel) is not None
+                retry = prev is not None and prev[3] == L.UNREADABLE and prev[1] == size and prev[2] == mtime
+                pend = _Pending(did, name, entry.path, size, mtime, prev[4] if prev else None, prev is not None, retry)
+                self._batch.append(pend)
+                self._batch_items.append((entry.path, name, kind, d.parts, rejected))
+                if len(self._batch) >= self.readers.batch_size:
+                    self.submit_batch(rule)
+            missing_ids += [rec[0] for n, rec in known.items() if n not in seen and rec[3] != L.MISSING]
+            self.submit_batch(rule)
+            self.collect(block=False)
+            self.emit()
+        else:
+            # The walk of this root completed. Only now may absent files be called missing —
+            # and not when the root itself looks empty or unreachable (an unmounted share).
+            complete = len(self.p.problems) == problems_before
+            if complete and (any_entry or not known_dirs):
+                for path, did in known_dirs.items():
+                    if path not in visited:
+                        missing_ids += [
+                            rec[0] for rec in w.files_in_dir(did).values() if rec[3] != L.MISSING
+                        ]
+                self._pending_missing += missing_ids
+                self._complete_roots.append((root_id, rule_key))
+            elif not complete:
+                self.p.problems.append(f"{root}: walk incomplete, no file marked missing")
+            else:
+                self.p.problems.append(f"{root}: no frames found (unmounted?), no file marked missing")
+        self.submit_batch(rule)
+
+    def run(self) -> ScanProgress:
+        with L.writer_lock(self.ledger_path, wait=self.wait_for_lock):
+            self.conn = L.connect(self.ledger_path)
+            try:
+                self.writer = L.LedgerWriter(self.conn)
+                scan_id = L.begin_scan(self.conn, self.roots)
+                self._pending_missing: list[int] = []
+                self._complete_roots: list[tuple[int, str]] = []
+                try:
+                    for root in self.roots:
+                        if self.stop.is_set():
+                            break
+                        self.scan_root(root)
+                    self.p.walk_done = True
+                    self.p.current_folder = ""
+                    while self.in_flight and not self.stop.is_set():
+                        self.collect(block=True)
+                finally:
+                    cancelled = self.stop.is_set()
+                    self.readers.close(cancel=cancelled)
+                    if not cancelled:
+                        while self.in_flight:
+                            self.collect(block=True)
+                    else:  # keep what finished; the rest is read next time
+                        for fut in [f for f in self.in_flight if f.done() and not f.cancelled()]:
+                            for pend, res in zip(self.in_flight.pop(fut), fut.result(), strict=True):
+                                self._record(pend, *res)
+                        self.in_flight.clear()
+                    self.flush(force=True)
+                if not cancelled:
+                    self.p.missing = self.writer.mark_missing(self._pending_missing)
+                    for root_id, rule_key in self._complete_roots:
+                        self.conn.execute(
+                            "UPDATE roots SET night_rule = ?, last_walk_ms = ? WHERE id = ?",
+                            (rule_key, int(time.time() * 1000), root_id),
+                        )
+                self.p.state = "cancelled" if cancelled else "complete"
+                L.finish_scan(self.conn, scan_id, self.p.state, self.p.counts())
+                self.p.done = True
+                self.emit(force=True)
+                return self.p
+            finally:
+                self.conn.close()
+
+
+def scan(
+    ledger_path: str | os.PathLike[str],
+    roots: Sequence[str | os.PathLike[str]],
+    config: Config | None = None,
+    *,
+    stop: threading.Event | None = None,
+    progress: ProgressCallback | None = None,
+    wait_for_lock: bool = False,
+    workers: int | None = None,
+    threads: int | None = None,
+    opener: Opener = os.open,
+) -> ScanProgress:
+    """Scan archive roots into the ledger; returns the final progress (the summary).
+
+    ``stop`` cancels cleanly (what was read is kept); ``progress`` is called about four times a
+    second from this thread. Raises LedgerBusy when another writer holds the ledger."""
+    config = config or Config()
+    root_list = [os.path.abspath(os.path.expanduser(os.fspath(r))) for r in roots]
+    n_workers = workers if workers is not None else (config.workers if config.workers is not None else _default_workers())
+    s = _Scan(
+        Path(ledger_path),
+        root_list,
+        config,
+        stop or threading.Event(),
+        progress,
+        n_workers,
+        threads if threads is not None else 4,
+        opener,
+        wait_for_lock,
+    )
+    return s.run()
+
+
+def _default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+async def scan_async(
+    ledger_path: str | os.PathLike[str],
+    roots: Sequence[str | os.PathLike[str]],
+    config: Config | None = None,
+    *,
+    stop: threading.Event | None = None,
+    **kwargs: object,
+) -> AsyncIterator[ScanProgress]:
+    """``async for progress in scan_async(...)``: the same scan in a thread, its progress
+    events delivered to the event loop. The last event has ``done=True``."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[ScanProgress] = asyncio.Queue()
+    stop = stop or threading.Event()
+
+    def deliver(p: ScanProgress) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, p)
+
+    task = loop.run_in_executor(None, lambda: scan(ledger_path, roots, config, stop=stop, progress=deliver, **kwargs))
+    try:
+        while True:
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                p = getter.result()
+                yield p
+                if p.done:
+                    break
+            else:
+                getter.cancel()
+                task.result()  # raises what the scan raised
+                while not queue.empty():
+                    yield queue.get_nowait()
+                break
+        await task
+    finally:
+        stop.set()
