@@ -312,7 +312,8 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
             raise UsageError(f"{archive} exists and is not a pl-tui demo archive; choose another --dir")
         counts = build_demo_archive(archive)
         print(f"wrote the demo archive to {archive} ({sum(counts.values())} files)")
-    demo_config = Config(settle_seconds=0, time_zone="Europe/Berlin", path=config.path)
+    # the demo's files were all written a moment ago: no settle window for them
+    demo_config = Config(settle_seconds=0, path=config.path)
     rc = _run_scan(ledger_path, [str(archive)], demo_config, False, None, True)
     conn = L.connect(ledger_path, create=False)
     try:

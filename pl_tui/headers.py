@@ -176,26 +176,46 @@ def parse_card(card: str) -> tuple[str | None, object, bool]:
     return key, value, isinstance(value, str)
 
 
-# Parsed cards keyed by their 80 characters: INSTRUME, GAIN, FILTER, SWCREATE… repeat across
+# Parsed cards keyed by their 80 bytes: INSTRUME, GAIN, FILTER, SWCREATE… repeat across
 # thousands of frames, so most cards of a scan cost one dict lookup. Bounded by clearing.
-_CARD_CACHE: dict[str, tuple[str | None, object, bool]] = {}
+_CARD_CACHE: dict[bytes, tuple[str | None, object, bool]] = {}
 _CARD_CACHE_MAX = 65536
+_SPLITTERS: dict[int, struct.Struct] = {}
 
 
-def parse_header_text(text: str) -> dict[str, object]:
-    """Cards up to END → {KEYWORD: value}; first occurrence wins; CONTINUE strings joined."""
-    out: dict[str, object] = {}
+def _parsed_cards(header: bytes) -> list[tuple[str | None, object, bool]]:
+    n = len(header) // CARD
+    splitter = _SPLITTERS.get(n)
+    if splitter is None:
+        splitter = _SPLITTERS[n] = struct.Struct(f"{CARD}s" * n)
+    cards = splitter.unpack_from(header)  # all cards at once, in C
     cache = _CARD_CACHE
+    parsed = list(map(cache.get, cards))  # the whole loop in C when every card is known
+    if None in parsed:
+        if len(cache) >= _CARD_CACHE_MAX:
+            cache.clear()
+        for i, hit in enumerate(parsed):
+            if hit is None:
+                parsed[i] = cache[cards[i]] = parse_card(cards[i].decode("latin-1"))
+    return parsed
+
+
+def parse_header(header: bytes) -> dict[str, object]:
+    """Header bytes up to END → {KEYWORD: value}; first occurrence wins; CONTINUE joined."""
+    parsed = _parsed_cards(header)
+    # first wins: build from the last card back, so earlier cards overwrite later ones
+    out = {key: value for key, value, _ in reversed(parsed)}
+    if "CONTINUE" in out:
+        return _join_continued(parsed)
+    out.pop(None, None)  # commentary
+    out.pop("END", None)
+    return out  # type: ignore[return-value]
+
+
+def _join_continued(parsed: list[tuple[str | None, object, bool]]) -> dict[str, object]:
+    out: dict[str, object] = {}
     long_key: str | None = None  # key whose string value ends in '&' and may continue
-    for i in range(0, len(text), CARD):
-        card = text[i : i + CARD]
-        parsed = cache.get(card)
-        if parsed is None:
-            parsed = parse_card(card)
-            if len(cache) >= _CARD_CACHE_MAX:
-                cache.clear()
-            cache[card] = parsed
-        key, value, is_str = parsed
+    for key, value, is_str in parsed:
         if key is None:
             continue
         if key == "CONTINUE":
@@ -215,8 +235,9 @@ def parse_header_text(text: str) -> dict[str, object]:
     return out
 
 
-def iter_cards(text: str) -> Iterator[tuple[str, str]]:
+def iter_cards(header: bytes) -> Iterator[tuple[str, str]]:
     """Every card up to END as (keyword field, rest) for display — commentary included."""
+    text = header.decode("latin-1")
     for i in range(0, len(text), CARD):
         card = text[i : i + CARD]
         if card[:8].rstrip().upper() == "END":
@@ -321,7 +342,7 @@ def read_fits(path: str, opener: Opener = os.open) -> RawHeader:
         raise HeaderError(_os_reason(e)) from e
     finally:
         os.close(fd)
-    return RawHeader(parse_header_text(data.decode("latin-1")), data, "fits")
+    return RawHeader(parse_header(data), data, "fits")
 
 
 def read_fits_gz(path: str, opener: Opener = os.open) -> RawHeader:
@@ -337,7 +358,7 @@ def read_fits_gz(path: str, opener: Opener = os.open) -> RawHeader:
         raise HeaderError(_os_reason(e)) from e
     finally:
         os.close(fd)
-    return RawHeader(parse_header_text(data.decode("latin-1")), data, "fits.gz")
+    return RawHeader(parse_header(data), data, "fits.gz")
 
 
 def read_fits_fz(path: str, opener: Opener = os.open) -> RawHeader:

@@ -8,6 +8,8 @@ Layout, briefly:
 * ``files`` — one row per file found (path = dir + name, size, mtime, identity, status, reason);
 * ``exposures`` — one row per exposure identity (normalised header fields), so that copies of
   a frame count once and a moved file keeps its identity, retags and status;
+* ``setups`` — the camera, telescope, site and software settings an exposure was taken with,
+  stored once and referenced (they repeat for thousands of frames: the ledger stays small);
 * ``overrides`` / ``aliases`` / ``audit`` / ``audit_items`` — per-exposure retags (keyed by
   identity), global name rules, and the undo log;
 * ``tallies`` — frame counts and exposure sums per (night, target, filter, camera, telescope)
@@ -23,9 +25,12 @@ import fcntl
 import os
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from operator import itemgetter
 
 from .normalize import EXPOSURE_COLUMNS, INFERRED_NAMES, format_utc_ms
 
@@ -81,9 +86,25 @@ _EXPOSURE_TYPES = {
 }
 
 
+# Fields that repeat for every frame of a rig, site and program: stored once in ``setups``.
+SETUP_COLUMNS = (
+    "instrume", "telescop", "focallen_mm", "aperture_mm", "focratio", "xbinning", "ybinning",
+    "xpixsz", "ypixsz", "gain", "offset", "set_temp", "readout", "bayer", "osc",
+    "site_lat", "site_lon", "site_elev", "software", "sequencer", "naxis1", "naxis2",
+)  # fmt: skip
+EXPOSURE_ONLY = tuple(c for c in EXPOSURE_COLUMNS if c not in SETUP_COLUMNS)
+_setup_part = itemgetter(*(EXPOSURE_COLUMNS.index(c) for c in SETUP_COLUMNS))
+_exposure_part = itemgetter(*(EXPOSURE_COLUMNS.index(c) for c in EXPOSURE_ONLY))
+
+
+def _columns_sql(names: tuple[str, ...]) -> str:
+    return ",\n  ".join(f"{c} {_EXPOSURE_TYPES.get(c, 'TEXT')}" for c in names)
+
+
 def _exposure_columns_sql() -> str:
-    cols = [f"{c} {_EXPOSURE_TYPES.get(c, 'TEXT')}" for c in EXPOSURE_COLUMNS]
+    cols = [_columns_sql(EXPOSURE_ONLY)]
     cols += [
+        "setup_id INTEGER NOT NULL REFERENCES setups(id)",
         "exposure_us INTEGER",  # exposure in whole microseconds: exact sums
         "status TEXT NOT NULL DEFAULT 'accepted'",  # best status among the exposure's files
         # denormalised from overrides / aliases so the effective values are plain columns
@@ -105,25 +126,16 @@ def _exposure_columns_sql() -> str:
 
 # Tally keys use '' for "none" internally (a UNIQUE key cannot hold NULLs that collide);
 # queries turn '' back into NULL. Normalisation never produces an empty name.
-_TALLY_KEY = "session_date, target, filter, instrume, telescop"
+_TALLY_KEY = "session_date, target, filter, setup_id"
+_TALLY_SOURCES = (("session_date", "session_date"), ("target", "eff_target"), ("filter", "eff_filter"))
 
 
 def _tally_values(row: str) -> str:
-    return ", ".join(
-        f"COALESCE({row}.{c}, '')"
-        for c in ("session_date", "eff_target", "eff_filter", "instrume", "telescop")
-    )
+    return ", ".join(f"COALESCE({row}.{c}, '')" for _, c in _TALLY_SOURCES) + f", {row}.setup_id"
 
 
 def _tally_match(row: str) -> str:
-    return " AND ".join(
-        f"{k} = COALESCE({row}.{c}, '')"
-        for k, c in zip(
-            ("session_date", "target", "filter", "instrume", "telescop"),
-            ("session_date", "eff_target", "eff_filter", "instrume", "telescop"),
-            strict=True,
-        )
-    )
+    return " AND ".join(f"{k} = COALESCE({row}.{c}, '')" for k, c in _TALLY_SOURCES) + f" AND setup_id = {row}.setup_id"
 
 
 def _tally_add(row: str) -> str:
@@ -157,6 +169,8 @@ CREATE TABLE dirs (
   root_id INTEGER NOT NULL REFERENCES roots(id),
   path TEXT NOT NULL UNIQUE
 );
+-- (dir_id, name) is unique by construction: only the lock-holding scanner inserts, after
+-- listing the folder's known files. A UNIQUE index would store every name a second time.
 CREATE TABLE files (
   id INTEGER PRIMARY KEY,
   dir_id INTEGER NOT NULL REFERENCES dirs(id),
@@ -165,10 +179,14 @@ CREATE TABLE files (
   mtime_ns INTEGER,
   identity INTEGER,
   status TEXT NOT NULL,
-  reason TEXT,
-  UNIQUE (dir_id, name)
+  reason TEXT
 );
+CREATE INDEX files_dir ON files(dir_id);
 CREATE INDEX files_identity ON files(identity);
+CREATE TABLE setups (
+  id INTEGER PRIMARY KEY,
+  {_columns_sql(SETUP_COLUMNS)}
+);
 CREATE INDEX files_status ON files(status) WHERE status <> 'accepted';
 CREATE TABLE exposures (
   {_exposure_columns_sql()}
@@ -177,8 +195,7 @@ CREATE TABLE tallies (
   session_date TEXT NOT NULL,
   target TEXT NOT NULL,
   filter TEXT NOT NULL,
-  instrume TEXT NOT NULL,
-  telescop TEXT NOT NULL,
+  setup_id INTEGER NOT NULL,
   frame_count INTEGER NOT NULL,
   total_us INTEGER NOT NULL,
   PRIMARY KEY ({_TALLY_KEY})
@@ -359,22 +376,26 @@ class FileRecord:
     status: str
     reason: str | None
     exposure: tuple | None  # normalize.exposure_row(frame), or None when unreadable
-    old_identity: int | None = None  # the identity the file had before (changed files)
+    file_id: int | None = None  # the file's row when the ledger knew it already
+    old_identity: int | None = None  # the identity it had then
 
 
-_EXP_INSERT_COLS = (*EXPOSURE_COLUMNS, "exposure_us", "status", *(
-    "ov_target", "ov_filter", "ov_type", "ov_status", "alias_target", "alias_filter"))
-_UPDATABLE = [c for c in (*EXPOSURE_COLUMNS, "exposure_us") if c != "identity"]
+_EXP_INSERT_COLS = (
+    *EXPOSURE_ONLY, "setup_id", "exposure_us", "status",
+    "ov_target", "ov_filter", "ov_type", "ov_status", "alias_target", "alias_filter",
+)  # fmt: skip
+_UPDATABLE = [c for c in (*EXPOSURE_ONLY, "setup_id", "exposure_us") if c != "identity"]
 _SQL_INSERT_EXPOSURE = (
     f"INSERT INTO exposures ({', '.join(_EXP_INSERT_COLS)}) "
     f"VALUES ({', '.join('?' * len(_EXP_INSERT_COLS))}) "
     f"ON CONFLICT(identity) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _UPDATABLE)}"
 )
-_SQL_UPSERT_FILE = (
-    "INSERT INTO files (dir_id, name, size, mtime_ns, identity, status, reason) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dir_id, name) DO UPDATE SET "
-    "size = excluded.size, mtime_ns = excluded.mtime_ns, identity = excluded.identity, "
-    "status = excluded.status, reason = excluded.reason"
+_SQL_INSERT_FILE = (
+    "INSERT INTO files (dir_id, name, size, mtime_ns, identity, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_SQL_UPDATE_FILE = "UPDATE files SET size = ?, mtime_ns = ?, identity = ?, status = ?, reason = ? WHERE id = ?"
+_SQL_INSERT_SETUP = (
+    f"INSERT INTO setups ({', '.join(SETUP_COLUMNS)}) VALUES ({', '.join('?' * len(SETUP_COLUMNS))})"
 )
 _BEST_STATUS = (
     "SELECT status FROM files WHERE identity = ?1 AND status IN ('accepted', 'rejected', 'derived') "
@@ -387,20 +408,24 @@ _SQL_REFRESH_STATUS = (
 _SQL_DROP_ORPHAN = (
     "DELETE FROM exposures WHERE identity = ?1 AND NOT EXISTS (SELECT 1 FROM files WHERE identity = ?1)"
 )
-_EXPOSURE_S_INDEX = EXPOSURE_COLUMNS.index("exposure_s")
-_TARGET_INDEX = EXPOSURE_COLUMNS.index("target")
-_FILTER_INDEX = EXPOSURE_COLUMNS.index("filter")
+_EXPOSURE_S = EXPOSURE_ONLY.index("exposure_s")
+_TARGET = EXPOSURE_ONLY.index("target")
+_FILTER = EXPOSURE_ONLY.index("filter")
 
 
 class LedgerWriter:
     """The scanner's handle: dir ids, per-folder file lists, batched writes.
 
-    Holds the overrides and aliases in memory (they are small) so a new exposure is written with
-    its effective values in one statement. Call it only while holding :func:`writer_lock`."""
+    Holds the setups, overrides and aliases in memory (they are small) so a new exposure is
+    written with its effective values in one statement. Use it only while holding
+    :func:`writer_lock`."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._dirs: dict[str, int] = {}
+        self._setups: dict[tuple, int] = {
+            tuple(r[1:]): r[0] for r in conn.execute(f"SELECT id, {', '.join(SETUP_COLUMNS)} FROM setups")
+        }
         self._overrides = {
             r[0]: r[1:] for r in conn.execute("SELECT identity, target, filter, image_type, status FROM overrides")
         }
@@ -421,19 +446,9 @@ class LedgerWriter:
             if row:
                 did = row[0]
             else:
-                did = self.conn.execute(
-                    "INSERT INTO dirs (root_id, path) VALUES (?, ?)", (root_id, path)
-                ).lastrowid
+                did = self.conn.execute("INSERT INTO dirs (root_id, path) VALUES (?, ?)", (root_id, path)).lastrowid
             self._dirs[path] = did  # type: ignore[assignment]
         return did  # type: ignore[return-value]
-
-    def known_dir_id(self, path: str) -> int | None:
-        did = self._dirs.get(path)
-        if did is None:
-            row = self.conn.execute("SELECT id FROM dirs WHERE path = ?", (path,)).fetchone()
-            if row:
-                did = self._dirs[path] = row[0]
-        return did
 
     def files_in_dir(self, dir_id: int) -> dict[str, tuple[int, int | None, int | None, str, int | None]]:
         """name → (file id, size, mtime_ns, status, identity) for one folder."""
@@ -447,19 +462,25 @@ class LedgerWriter:
     def dirs_under(self, root_id: int) -> dict[str, int]:
         return dict(self.conn.execute("SELECT path, id FROM dirs WHERE root_id = ?", (root_id,)))
 
+    def _setup_id(self, setup: tuple) -> int:
+        sid = self._setups.get(setup)
+        if sid is None:
+            sid = self._setups[setup] = self.conn.execute(_SQL_INSERT_SETUP, setup).lastrowid  # type: ignore[assignment]
+        return sid  # type: ignore[return-value]
+
     def _exposure_params(self, rec: FileRecord) -> tuple:
-        row = rec.exposure
-        assert row is not None
-        exp = row[_EXPOSURE_S_INDEX]
-        ov = self._overrides.get(row[0], (None, None, None, None))
+        row = _exposure_part(rec.exposure)
+        exp = row[_EXPOSURE_S]
+        target, filt = row[_TARGET], row[_FILTER]
         aliases = self._aliases
         return (
             *row,
+            self._setup_id(_setup_part(rec.exposure)),
             int(round(exp * 1_000_000)) if exp is not None else None,
             rec.status,
-            *ov,
-            aliases.get(("target", row[_TARGET_INDEX])) if row[_TARGET_INDEX] else None,
-            aliases.get(("filter", row[_FILTER_INDEX])) if row[_FILTER_INDEX] else None,
+            *self._overrides.get(row[0], (None, None, None, None)),
+            aliases.get(("target", target)) if target else None,
+            aliases.get(("filter", filt)) if filt else None,
         )
 
     def write(self, records: Sequence[FileRecord]) -> None:
@@ -469,22 +490,31 @@ class LedgerWriter:
         conn = self.conn
         with transaction(conn):
             readable = [r for r in records if r.exposure is not None]
-            idents = {r.exposure[0] for r in readable}  # type: ignore[index]
-            existing = set()
-            if idents:
-                existing = _existing_identities(conn, idents)
+            idents = [r.exposure[0] for r in readable]  # type: ignore[index]
+            unique = set(idents)
+            # An identity that already had files, that comes twice in this batch, or that a file
+            # left, needs its best status recomputed; the rest are written correct at once.
+            touched = _existing_identities(conn, unique) if unique else set()
+            if len(unique) < len(idents):
+                touched.update(i for i, n in Counter(idents).items() if n > 1)
+            touched.update(r.old_identity for r in records if r.old_identity is not None)
             conn.executemany(_SQL_INSERT_EXPOSURE, [self._exposure_params(r) for r in readable])
             conn.executemany(
-                _SQL_UPSERT_FILE,
+                _SQL_INSERT_FILE,
                 [
                     (r.dir_id, r.name, r.size, r.mtime_ns, r.exposure[0] if r.exposure else None, r.status, r.reason)
                     for r in records
+                    if r.file_id is None
                 ],
             )
-            # an identity that already had files, or a file that changed identity or status,
-            # needs its best status recomputed; brand-new identities were written correct
-            touched = existing | {r.old_identity for r in records if r.old_identity is not None}
-            touched.discard(None)  # type: ignore[arg-type]
+            conn.executemany(
+                _SQL_UPDATE_FILE,
+                [
+                    (r.size, r.mtime_ns, r.exposure[0] if r.exposure else None, r.status, r.reason, r.file_id)
+                    for r in records
+                    if r.file_id is not None
+                ],
+            )
             if touched:
                 params = [(i,) for i in touched]
                 conn.executemany(_SQL_REFRESH_STATUS, params)
@@ -615,11 +645,12 @@ def totals(conn: sqlite3.Connection, target: str | None = None, filter: str | No
 
 def sessions(conn: sqlite3.Connection, target: str | None = None, filter: str | None = None) -> list[SessionRow]:
     """One row per (night, target, filter), with the cameras and telescopes used (';'-joined)."""
-    where, params = _where(_key(target), _key(filter))
+    where, params = _where(_key(target), _key(filter), "t.target", "t.filter")
     out: list[SessionRow] = []
     cur = conn.execute(
-        "SELECT session_date, target, filter, instrume, telescop, frame_count, total_us "
-        f"FROM tallies{where} ORDER BY target = '', target, filter = '', filter, session_date = '', session_date",
+        "SELECT t.session_date, t.target, t.filter, s.instrume, s.telescop, t.frame_count, t.total_us "
+        f"FROM tallies t JOIN setups s ON s.id = t.setup_id{where} "
+        "ORDER BY t.target = '', t.target, t.filter = '', t.filter, t.session_date = '', t.session_date",
         params,
     )
     key = None
@@ -669,7 +700,7 @@ def rebuild_tallies(conn: sqlite3.Connection) -> None:
         conn.execute(
             f"INSERT INTO tallies ({_TALLY_KEY}, frame_count, total_us) "
             "SELECT COALESCE(session_date, ''), COALESCE(eff_target, ''), COALESCE(eff_filter, ''), "
-            "COALESCE(instrume, ''), COALESCE(telescop, ''), count(*), COALESCE(SUM(exposure_us), 0) "
+            "setup_id, count(*), COALESCE(SUM(exposure_us), 0) "
             "FROM exposures WHERE counting GROUP BY 1, 2, 3, 4, 5"
         )
 
@@ -695,9 +726,10 @@ END"""
 
 _FRAME_SELECT = f"""
 SELECT f.id, d.path, f.name, e.eff_target, e.eff_filter, e.exposure_s, e.eff_type, e.t_obs_ms,
-       e.instrume, e.telescop, e.focallen_mm, e.xbinning, e.gain, e.ccd_temp,
-       e.session_date, {_FRAME_STATUS} AS shown_status, e.sequencer, e.night_basis, f.reason, e.inferred
+       s.instrume, s.telescop, s.focallen_mm, s.xbinning, s.gain, e.ccd_temp,
+       e.session_date, {_FRAME_STATUS} AS shown_status, s.sequencer, e.night_basis, f.reason, e.inferred
 FROM files f JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.identity = f.identity
+LEFT JOIN setups s ON s.id = e.setup_id
 """
 
 
@@ -759,7 +791,9 @@ def bucket_counts(conn: sqlite3.Connection) -> dict[str, int]:
         "SELECT 1 FROM files g WHERE g.identity = f.identity AND g.status = f.status AND g.id < f.id)"
     ).fetchone()[0]
     return {
-        "unknown": q(f"SELECT count(*) FROM exposures WHERE {UNKNOWN_SQL}").fetchone()[0],
+        "unknown": q(
+            f"SELECT count(*) FROM exposures e JOIN setups s ON s.id = e.setup_id WHERE {UNKNOWN_SQL}"
+        ).fetchone()[0],
         "duplicates": dup,
         "derived": files_by_status.get(DERIVED, 0),
         "rejected": files_by_status.get(REJECTED, 0),
@@ -775,7 +809,7 @@ eff_status IN ('accepted', 'rejected') AND (
   inferred <> 0
   OR (COALESCE(eff_type, 'LIGHT') = 'LIGHT' AND (
         eff_target IS NULL OR exposure_s IS NULL OR session_date IS NULL OR eff_type IS NULL
-        OR (osc = 0 AND eff_filter IS NULL))))
+        OR (s.osc = 0 AND eff_filter IS NULL))))
 """
 
 
@@ -807,8 +841,8 @@ def bucket_frames(conn: sqlite3.Connection, name: str) -> tuple[tuple[str, ...],
         rows = conn.execute(
             "SELECT (SELECT d.path || '/' || f.name FROM files f JOIN dirs d ON d.id = f.dir_id "
             "  WHERE f.identity = e.identity ORDER BY f.status <> 'accepted', f.id LIMIT 1), "
-            "e.eff_target, e.eff_filter, e.session_date, e.eff_type, e.exposure_s, e.osc, e.inferred "
-            f"FROM exposures e WHERE {UNKNOWN_SQL} ORDER BY 1"
+            "e.eff_target, e.eff_filter, e.session_date, e.eff_type, e.exposure_s, s.osc, e.inferred "
+            f"FROM exposures e JOIN setups s ON s.id = e.setup_id WHERE {UNKNOWN_SQL} ORDER BY 1"
         )
         return ("path", "target", "filter", "session_date", "why"), (
             (p, t, f, d, _unknown_why(t, f, d, ty, exp, osc, inf)) for p, t, f, d, ty, exp, osc, inf in rows

@@ -126,31 +126,37 @@ exposure_row = attrgetter(*EXPOSURE_COLUMNS)
 
 
 def _text(v: object) -> str | None:
-    if v is None or isinstance(v, bool):
+    if v.__class__ is str:
+        return _clean_text(v)  # type: ignore[arg-type]
+    if v is None or v.__class__ is bool:
         return None
-    s = " ".join(str(v).split())
-    return s or None
+    return " ".join(str(v).split()) or None
+
+
+@lru_cache(maxsize=8192)
+def _clean_text(v: str) -> str | None:
+    return " ".join(v.split()) or None
 
 
 def _num(v: object) -> float | int | None:
-    if v is None or isinstance(v, bool):
+    """A header value as a number. Card values that are numbers are finite by the readers' contract."""
+    c = v.__class__
+    if c is float or c is int:
+        return v  # type: ignore[return-value]
+    if c is not str:
+        return None  # None, bool, complex
+    s = v.strip().replace("D", "E")  # type: ignore[union-attr]
+    if not s:
         return None
-    if isinstance(v, (int, float)):
-        return v if math.isfinite(v) else None
-    if isinstance(v, str):
-        s = v.strip().replace("D", "E")
-        if not s:
-            return None
-        try:
-            return int(s)
-        except ValueError:
-            pass
-        try:
-            f = float(s)
-        except ValueError:
-            return None
-        return f if math.isfinite(f) else None
-    return None
+    try:
+        return int(s)
+    except ValueError:
+        pass
+    try:
+        f = float(s)
+    except ValueError:
+        return None
+    return f if math.isfinite(f) else None
 
 
 def _int(v: object) -> int | None:
@@ -160,26 +166,18 @@ def _int(v: object) -> int | None:
     return int(n) if float(n).is_integer() else None
 
 
-class _Picker:
-    """First-present-wins lookups over a header, remembering which keyword answered."""
-
-    __slots__ = ("cards", "sources")
-
-    def __init__(self, cards: Mapping[str, object], explain: bool) -> None:
-        self.cards = cards
-        self.sources: dict[str, str] | None = {} if explain else None
-
-    def pick(self, name: str, keys: tuple[str, ...], conv=_text):  # noqa: ANN001, ANN201
-        cards = self.cards
-        for k in keys:
-            v = cards.get(k)
+def _pick(cards: Mapping[str, object], keys: tuple[str, ...], conv) -> object:  # noqa: ANN001
+    """First keyword present whose value converts wins (SPEC §2)."""
+    if len(keys) == 1:
+        v = cards.get(keys[0])
+        return None if v is None else conv(v)
+    for k in keys:
+        v = cards.get(k)
+        if v is not None:
+            v = conv(v)
             if v is not None:
-                out = conv(v)
-                if out is not None:
-                    if self.sources is not None:
-                        self.sources[name] = k
-                    return out
-        return None
+                return v
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,6 +318,7 @@ def _frac_ms(frac: str | None) -> int:
     return int((frac + "000")[:3])
 
 
+@lru_cache(maxsize=4096)
 def _day_ms(y: int, mo: int, d: int) -> int:
     return (date(y, mo, d).toordinal() - _EPOCH_ORDINAL) * 86_400_000
 
@@ -333,9 +332,12 @@ class ParsedTime:
 
 def parse_datetime(raw: object) -> ParsedTime | None:
     """ISO 8601 (T or blank, any fraction, Z or ±hh:mm), date-only, or FITS 'DD/MM/YY'."""
-    if not isinstance(raw, str):
+    if raw.__class__ is not str:
         return None
-    m = _ISO.match(raw)
+    fast = _iso_fast(raw)  # type: ignore[arg-type]
+    if fast is not None:
+        return fast
+    m = _ISO.match(raw)  # type: ignore[arg-type]
     try:
         if m:
             y, mo, d, hh, mi, ss, frac, zone = m.groups()
@@ -360,6 +362,24 @@ def parse_datetime(raw: object) -> ParsedTime | None:
     except ValueError:  # day 31 of a 30-day month and the like
         return None
     return None
+
+
+def _iso_fast(s: str) -> ParsedTime | None:
+    """The form nearly every capture program writes, 'YYYY-MM-DDTHH:MM:SS[.f…]', by slicing."""
+    n = len(s)
+    if n < 19 or s[4] != "-" or s[7] != "-" or s[10] != "T" or s[13] != ":" or s[16] != ":":
+        return None
+    frac = s[20:]
+    if n > 19 and (s[19] != "." or not frac.isdigit()):
+        return None
+    try:
+        h, mn, sec = int(s[11:13]), int(s[14:16]), int(s[17:19])
+        if h > 24 or mn > 59 or sec > 60:
+            return None
+        ms = _day_ms(int(s[0:4]), int(s[5:7]), int(s[8:10]))
+    except ValueError:
+        return None
+    return ParsedTime(ms + ((h * 60 + mn) * 60 + sec) * 1000 + _frac_ms(frac), True, bool(frac))
 
 
 def parse_time_of_day(raw: object) -> tuple[int, bool] | None:
@@ -388,36 +408,24 @@ def format_utc_ms(ms: int | None) -> str | None:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-def _obs_time(p: _Picker) -> tuple[int | None, bool]:
-    """DATE-OBS (+TIME-OBS/UT/UTSTART when date-only), else MJD-OBS, else JD → (Unix ms, has fraction)."""
-    cards = p.cards
-    raw = cards.get("DATE-OBS")
-    t = parse_datetime(raw)
+def _obs_time(cards: Mapping[str, object]) -> tuple[int | None, bool, str | None]:
+    """DATE-OBS (+TIME-OBS/UT/UTSTART when date-only), else MJD-OBS, else JD →
+    (Unix ms, has a fraction of a second, the keyword(s) it came from)."""
+    t = parse_datetime(cards.get("DATE-OBS"))
     if t is not None:
         if t.has_time:
-            _note(p, "t_obs_ms", "DATE-OBS")
-            return t.ms, t.has_frac
+            return t.ms, t.has_frac, "DATE-OBS"
         for k in ("TIME-OBS", "UT", "UTSTART"):
             tod = parse_time_of_day(cards.get(k))
             if tod is not None:
-                _note(p, "t_obs_ms", f"DATE-OBS+{k}")
-                return t.ms + tod[0], tod[1]
+                return t.ms + tod[0], tod[1], f"DATE-OBS+{k}"
     mjd = _num(cards.get("MJD-OBS"))
     if mjd is not None and 15_000 < mjd < 100_000:
-        _note(p, "t_obs_ms", "MJD-OBS")
-        return int(round((mjd - 40_587) * 86_400_000)), True
+        return int(round((mjd - 40_587) * 86_400_000)), True, "MJD-OBS"
     jd = _num(cards.get("JD"))
     if jd is not None and 2_415_000 < jd < 2_500_000:
-        _note(p, "t_obs_ms", "JD")
-        return int(round((jd - 2_440_587.5) * 86_400_000)), True
-    if t is not None:  # a date with no time at all: midnight UTC is a guess, not an instant
-        return None, False
-    return None, False
-
-
-def _note(p: _Picker, name: str, key: str) -> None:
-    if p.sources is not None:
-        p.sources[name] = key
+        return int(round((jd - 2_440_587.5) * 86_400_000)), True, "JD"
+    return None, False, None  # a date without a time is no instant: the night may still be known
 
 
 def _loc_offset(loc_ms: int, utc_ms: int, exposure_s: float | None) -> int | None:
@@ -500,11 +508,19 @@ _SEXA = re.compile(
 def parse_angle(raw: object, hours: bool) -> float | None:
     """A number (degrees) or a sexagesimal string ('05 35 17.3', '-05:23:28', '5h35m17s') →
     degrees; sexagesimal right ascension is in hours (×15)."""
+    c = raw.__class__
+    if c is float or c is int:
+        return float(raw)  # type: ignore[arg-type]
+    if c is not str:
+        return None
+    return _angle_text(raw, hours)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=8192)  # commanded coordinates repeat for every frame of a target
+def _angle_text(raw: str, hours: bool) -> float | None:
     n = _num(raw)
     if n is not None:
         return float(n)
-    if not isinstance(raw, str):
-        return None
     m = _SEXA.match(raw)
     if not m:
         return None
@@ -716,6 +732,84 @@ def _metres(v: float | None, flag: int) -> tuple[float | None, int]:
     return float(v), 0
 
 
+# SPEC §2 keyword table: for each field, its keywords in order; the first usable one wins.
+KEYWORDS: dict[str, tuple[str, ...]] = {
+    "target": ("OBJECT", "OBJNAME"),
+    "filter": ("FILTER", "FILTNAME"),
+    "exposure_s": ("EXPTIME", "EXPOSURE", "EXP_TIME"),
+    "image_type": ("IMAGETYP", "FRAME", "FRAMETYP"),
+    "instrume": ("INSTRUME",),
+    "telescop": ("TELESCOP",),
+    "focallen_mm": ("FOCALLEN",),
+    "aperture_mm": ("APTDIA",),
+    "focratio": ("FOCRATIO",),
+    "xbinning": ("XBINNING", "CCDXBIN"),
+    "ybinning": ("YBINNING", "CCDYBIN"),
+    "xpixsz": ("XPIXSZ",),
+    "ypixsz": ("YPIXSZ",),
+    "gain": ("GAIN",),  # EGAIN is e-/ADU, not the gain setting
+    "offset": ("OFFSET",),
+    "ccd_temp": ("CCD-TEMP", "TEMPERAT", "CCD_TEMP"),
+    "set_temp": ("SET-TEMP", "SETTEMP"),
+    "readout": ("READOUTM", "READMODE"),
+    "bayer": ("BAYERPAT", "COLORTYP"),
+    "ra_deg": ("OBJCTRA", "RA"),
+    "dec_deg": ("OBJCTDEC", "DEC"),
+    "alt_deg": ("OBJCTALT", "CENTALT"),
+    "az_deg": ("OBJCTAZ", "CENTAZ"),
+    "airmass": ("AIRMASS",),
+    "site_lat": ("SITELAT", "LAT-OBS", "OBSGEO-B"),
+    "site_lon": ("SITELONG", "LONG-OBS", "OBSGEO-L"),
+    "site_elev": ("SITEELEV", "ALT-OBS", "OBSGEO-H"),
+    "software": ("SWCREATE", "CREATOR", "PROGRAM"),
+    "run_guid": ("SEQGUID", "RUNGUID"),
+    "naxis1": ("NAXIS1",),
+    "naxis2": ("NAXIS2",),
+}
+_CONVERTERS = {
+    "exposure_s": _num,
+    "focallen_mm": _num,
+    "aperture_mm": _num,
+    "focratio": _num,
+    "xbinning": _int,
+    "ybinning": _int,
+    "xpixsz": _num,
+    "ypixsz": _num,
+    "gain": _num,
+    "offset": _num,
+    "ccd_temp": _num,
+    "set_temp": _num,
+    "ra_deg": _ra,
+    "dec_deg": _dec,
+    "alt_deg": _deg,
+    "az_deg": _deg,
+    "airmass": _num,
+    "site_lat": _lat,
+    "site_lon": _lon,
+    "site_elev": _num,
+    "naxis1": _int,
+    "naxis2": _int,
+}
+_FIELDS = tuple((name, keys, _CONVERTERS.get(name, _text)) for name, keys in KEYWORDS.items())
+
+
+def keyword_sources(cards: Mapping[str, object]) -> dict[str, str]:
+    """For the inspector: the keyword each field was taken from (same rules as normalize)."""
+    out = {}
+    for name, keys, conv in _FIELDS:
+        for k in keys:
+            v = cards.get(k)
+            if v is not None and conv(v) is not None:
+                out[name] = k
+                break
+    source = _obs_time(cards)[2]
+    if source:
+        out["date_obs_utc"] = source
+    if "DATE-LOC" in cards:
+        out["loc_offset_min"] = "DATE-LOC"
+    return out
+
+
 def normalize(
     cards: Mapping[str, object],
     header_bytes: bytes,
@@ -726,109 +820,72 @@ def normalize(
 ) -> Frame:
     """Build the Frame for one header. ``dir_parts`` are the folders below the archive root;
     ``stem`` is the file name without its extension(s)."""
-    p = _Picker(cards, explain)
-    pick = p.pick
+    v = {name: _pick(cards, keys, conv) for name, keys, conv in _FIELDS}
 
-    target_raw = pick("target", ("OBJECT", "OBJNAME"))
-    filter_raw = pick("filter", ("FILTER", "FILTNAME"))
-    exposure = pick("exposure_s", ("EXPTIME", "EXPOSURE", "EXP_TIME"), _num)
-    type_raw = pick("image_type", ("IMAGETYP", "FRAME", "FRAMETYP"))
-    instrume = pick("instrume", ("INSTRUME",))
-    telescop = pick("telescop", ("TELESCOP",))
-    software = pick("software", ("SWCREATE", "CREATOR", "PROGRAM"))
+    software = v["software"]
     if software is None and "ASTRA" in cards:
-        software = "Astra"
-    bayer = pick("bayer", ("BAYERPAT", "COLORTYP"))
-    osc = 1 if bayer is not None and bayer.upper() not in ("MONO", "NONE", "") else 0
+        software = v["software"] = "Astra"
+    bayer = v["bayer"]
+    osc = 1 if bayer is not None and bayer.upper() not in ("MONO", "NONE") else 0
+    type_raw = v["image_type"]
+    image_type = normalize_image_type(type_raw)[0] if type_raw is not None else None
+    exposure = v["exposure_s"]
 
-    image_type = None
-    if type_raw is not None:
-        image_type, _master = normalize_image_type(type_raw)
-
-    t_obs_ms, has_frac = _obs_time(p)
+    t_obs_ms, has_frac, _source = _obs_time(cards)
     loc = parse_datetime(cards.get("DATE-LOC"))
     loc_ms = loc.ms if loc is not None and loc.has_time else None
     loc_offset = None
     if loc_ms is not None and t_obs_ms is not None:
-        loc_offset = _loc_offset(loc_ms, t_obs_ms, _num(exposure))
+        loc_offset = _loc_offset(loc_ms, t_obs_ms, exposure)
 
-    focallen, f1 = _metres(pick("focallen_mm", ("FOCALLEN",), _num), FLAG_FOCALLEN_METRES)
-    aperture, f2 = _metres(pick("aperture_mm", ("APTDIA",), _num), FLAG_APERTURE_METRES)
-    site_lon = pick("site_lon", ("SITELONG", "LONG-OBS", "OBSGEO-L"), _lon)
+    focallen, f1 = _metres(v["focallen_mm"], FLAG_FOCALLEN_METRES)
+    aperture, f2 = _metres(v["aperture_mm"], FLAG_APERTURE_METRES)
 
     hints = folder_hints(dir_parts)
     inferred = 0
+    target_raw = v["target"]
     target = normalize_target(target_raw) if target_raw else None
     if image_type is None and type_raw is None and hints.image_type:
         image_type, inferred = hints.image_type, inferred | INFERRED_TYPE
     # calibration frames have no target: only lights (or untyped frames) borrow the folder's
     if target is None and hints.target and image_type in (None, "LIGHT"):
         target, inferred = hints.target, inferred | INFERRED_TARGET
+    filter_raw = v["filter"]
     filt = normalize_filter(filter_raw) if filter_raw else None
     if filt is None and not osc and hints.filter:
         filt, inferred = hints.filter, inferred | INFERRED_FILTER
 
-    rule_night = night_of(t_obs_ms, rule, loc_offset, site_lon, loc_ms)
-    session_date, basis = rule_night
+    session_date, basis = night_of(t_obs_ms, rule, loc_offset, v["site_lon"], loc_ms)
     if session_date is None and hints.session_date:
         session_date, basis = hints.session_date, "folder"
         inferred |= INFERRED_DATE
 
-    naxis1 = _int(cards.get("NAXIS1"))
-    naxis2 = _int(cards.get("NAXIS2"))
     exposure_f = float(exposure) if exposure is not None else None
-    identity = exposure_identity(t_obs_ms, has_frac, instrume, exposure_f, naxis1, naxis2, header_bytes)
-
-    run_guid = pick("run_guid", ("SEQGUID", "RUNGUID"))
-    frame = Frame(
-        identity=identity,
+    v.update(
+        identity=exposure_identity(
+            t_obs_ms, has_frac, v["instrume"], exposure_f, v["naxis1"], v["naxis2"], header_bytes
+        ),
         target=target,
         target_raw=target_raw,
         filter=filt,
         filter_raw=filter_raw,
-        exposure_s=exposure,
         image_type=image_type,
         image_type_raw=type_raw,
         t_obs_ms=t_obs_ms,
         loc_offset_min=loc_offset,
         session_date=session_date,
         night_basis=basis,
-        instrume=instrume,
-        telescop=telescop,
         focallen_mm=focallen,
         aperture_mm=aperture,
-        focratio=pick("focratio", ("FOCRATIO",), _num),
-        xbinning=pick("xbinning", ("XBINNING", "CCDXBIN"), _int),
-        ybinning=pick("ybinning", ("YBINNING", "CCDYBIN"), _int),
-        xpixsz=pick("xpixsz", ("XPIXSZ",), _num),
-        ypixsz=pick("ypixsz", ("YPIXSZ",), _num),
-        gain=pick("gain", ("GAIN",), _num),
-        offset=pick("offset", ("OFFSET",), _num),
-        ccd_temp=pick("ccd_temp", ("CCD-TEMP", "TEMPERAT", "CCD_TEMP"), _num),
-        set_temp=pick("set_temp", ("SET-TEMP", "SETTEMP"), _num),
-        readout=pick("readout", ("READOUTM", "READMODE")),
-        bayer=bayer,
         osc=osc,
-        ra_deg=pick("ra_deg", ("OBJCTRA", "RA"), _ra),
-        dec_deg=pick("dec_deg", ("OBJCTDEC", "DEC"), _dec),
-        alt_deg=pick("alt_deg", ("OBJCTALT", "CENTALT"), _deg),
-        az_deg=pick("az_deg", ("OBJCTAZ", "CENTAZ"), _deg),
-        airmass=pick("airmass", ("AIRMASS",), _num),
-        site_lat=pick("site_lat", ("SITELAT", "LAT-OBS", "OBSGEO-B"), _lat),
-        site_lon=site_lon,
-        site_elev=pick("site_elev", ("SITEELEV", "ALT-OBS", "OBSGEO-H"), _num),
-        software=software,
         sequencer=sequencer_of(software) if software else None,
-        run_guid=run_guid,
-        naxis1=naxis1,
-        naxis2=naxis2,
         folder_type=hints.image_type,
         inferred=inferred,
         flags=f1 | f2,
         derived_reason=derived_signal(cards, stem, dir_parts, software),
-        sources=p.sources,
+        sources=keyword_sources(cards) if explain else None,
     )
-    return frame
+    return Frame(**v)
 
 
 def split_name(name: str) -> str:

@@ -240,8 +240,8 @@ class _Pending:
     path: str
     size: int
     mtime_ns: int
+    file_id: int | None  # its row, when the ledger knew the file before
     old_identity: int | None
-    known: bool  # in the ledger before
     retry: bool  # was unreadable: read again, permissions may have been fixed
 
 
@@ -322,12 +322,14 @@ class _Scan:
             p.new_unreadable.append((pend.path, reason or ""))
         if pend.retry and status == L.UNREADABLE:
             p.unchanged += 1
-        elif pend.known:
+        elif pend.file_id is not None:
             p.changed += 1
         else:
             p.new += 1
         self.to_write.append(
-            L.FileRecord(pend.dir_id, pend.name, pend.size, pend.mtime_ns, status, reason, row, pend.old_identity)
+            L.FileRecord(
+                pend.dir_id, pend.name, pend.size, pend.mtime_ns, status, reason, row, pend.file_id, pend.old_identity
+            )
         )
 
     def submit_batch(self, rule: NightRule) -> None:
@@ -384,28 +386,27 @@ class _Scan:
                 if st is None:  # recorded as unreadable without reading
                     if did is None:
                         did = known_dirs[d.path] = w.dir_id(d.path, root_id)
-                    pend = _Pending(did, name, entry.path, 0, 0, prev[4] if prev else None, prev is not None, False)
+                    pend = _Pending(
+                        did, name, entry.path, 0, 0, prev[0] if prev else None, prev[4] if prev else None, False
+                    )
                     self._record(pend, L.UNREADABLE, reason, None)
                     continue
                 size, mtime = st.st_size, st.st_mtime_ns
-                if (
-                    prev is not None
-                    and not force
-                    and prev[1] == size
-                    and prev[2] == mtime
-                    and prev[3] not in (L.MISSING, L.UNREADABLE)
-                ):
+                same = prev is not None and prev[1] == size and prev[2] == mtime
+                if same and not force and prev[3] not in (L.MISSING, L.UNREADABLE):
                     self.p.unchanged += 1
                     continue
-                if now_ns - mtime < settle_ns:
+                if not same and now_ns - mtime < settle_ns:
                     self.p.deferred += 1  # still being written: next scan or watch tick
                     continue
                 if did is None:
                     did = known_dirs[d.path] = w.dir_id(d.path, root_id)
                 rel = "/" + "/".join((*d.parts, name))
                 rejected = self.reject is not None and self.reject.match(rel) is not None
-                retry = prev is not None and prev[3] == L.UNREADABLE and prev[1] == size and prev[2] == mtime
-                pend = _Pending(did, name, entry.path, size, mtime, prev[4] if prev else None, prev is not None, retry)
+                retry = same and prev[3] == L.UNREADABLE  # type: ignore[index]
+                pend = _Pending(
+                    did, name, entry.path, size, mtime, prev[0] if prev else None, prev[4] if prev else None, retry
+                )
                 self._batch.append(pend)
                 self._batch_items.append((entry.path, name, kind, d.parts, rejected))
                 if len(self._batch) >= self.readers.batch_size:
