@@ -108,7 +108,8 @@ def parse_value(text: str) -> object:
             return s
         return f if math.isfinite(f) else s
     if c == "(":
-        return _parse_complex(s) or s
+        z = _parse_complex(s)
+        return s if z is None else z
     return s
 
 
@@ -293,12 +294,12 @@ def _read_fits_blocks(read: Callable[[int], bytes]) -> bytes:
         end = _find_end(buf, scanned)
         if end >= 0:
             return buf[: end + CARD]
+        if b"\x00" in buf:  # cards are ASCII text: binary data and no END means END was never written
+            raise HeaderError(f"header truncated: binary data within {len(buf)} bytes and no END card")
         scanned = max(0, len(buf) - CARD + 1)
         if len(buf) >= MAX_HEADER_BYTES:
             raise HeaderError(f"no END card in the first {MAX_HEADER_BYTES} bytes")
         more = read(_FIRST_READ)
-        if b"\x00" in more:  # header cards are ASCII text: binary data means END was never written
-            raise HeaderError(f"header truncated: binary data after {len(buf)} bytes and no END card")
         if not more:
             if len(buf) % BLOCK:
                 raise HeaderError(f"header truncated: file ends after {len(buf)} bytes without END")
@@ -374,8 +375,36 @@ def read_fits_fz(path: str, opener: Opener = os.open) -> RawHeader:
         raise HeaderError(f"cfitsio cannot read it: {str(e).splitlines()[0]}") from e
     except Exception as e:  # fitsio raises assorted errors on junk
         raise HeaderError(f"cfitsio cannot read it: {type(e).__name__}: {e}") from e
-    cards = fitsio_cards(hdr)
+    cards = image_header_of_compressed(fitsio_cards(hdr))
     return RawHeader(cards, str(hdr).encode("latin-1", "replace"), "fits.fz")
+
+
+# Tile compression (FITS standard §10) stores the image's own structural keywords as Z*
+# keywords of a binary table; undo that to get the header of the image, as fitsheader shows it.
+_Z_RENAMES = {
+    "ZSIMPLE": "SIMPLE", "ZTENSION": "XTENSION", "ZBITPIX": "BITPIX", "ZNAXIS": "NAXIS",
+    "ZPCOUNT": "PCOUNT", "ZGCOUNT": "GCOUNT", "ZEXTEND": "EXTEND", "ZBLOCKED": "BLOCKED",
+    "ZHECKSUM": "CHECKSUM", "ZDATASUM": "DATASUM",
+}  # fmt: skip
+_TABLE_ONLY = re.compile(
+    r"(XTENSION|BITPIX|NAXIS\d*|PCOUNT|GCOUNT|TFIELDS|THEAP|T(TYPE|FORM|UNIT|NULL|SCAL|ZERO|DIM)\d+"
+    r"|ZIMAGE|ZCMPTYPE|ZMASKCMP|ZQUANTIZ|ZDITHER0|ZTILE\d+|ZNAME\d+|ZVAL\d+|CHECKSUM|DATASUM)$"
+)
+
+
+def image_header_of_compressed(cards: dict[str, object]) -> dict[str, object]:
+    if cards.get("ZIMAGE") is not True:
+        return cards
+    out: dict[str, object] = {}
+    for key, value in cards.items():
+        if key in _Z_RENAMES:
+            out[_Z_RENAMES[key]] = value
+        elif key.startswith("ZNAXIS") and key[6:].isdigit():
+            out["NAXIS" + key[6:]] = value
+        elif not _TABLE_ONLY.match(key):
+            out[key] = value
+    out.setdefault("SIMPLE", True)
+    return out
 
 
 def fitsio_cards(hdr: object) -> dict[str, object]:

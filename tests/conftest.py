@@ -1,0 +1,112 @@
+"""Fixtures: real FITS bytes written in tmp_path, scans into tmp ledgers, archive checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pl_tui.config import Config
+from pl_tui.fitsgen import Card, write_fits
+from pl_tui.scan import ScanProgress, scan
+
+# A minimal, valid NINA-like light: every test overrides what it is about.
+BASE_LIGHT: list[Card] = [
+    ("IMAGETYP", "LIGHT"),
+    ("EXPTIME", 300.0),
+    ("DATE-OBS", "2024-08-13T21:34:55.123"),
+    ("INSTRUME", "ZWO ASI2600MM Pro"),
+    ("TELESCOP", "RedCat 51"),
+    ("FILTER", "Ha"),
+    ("OBJECT", "M 81"),
+]
+
+
+def cards_with(base: list[Card], changes: dict[str, object] | None = None) -> list[Card]:
+    """base with keywords replaced (None removes one); new keywords appended in order."""
+    changes = dict(changes or {})
+    out: list[Card] = []
+    for c in base:
+        key = c[0] if isinstance(c, tuple) else None
+        if key in changes:
+            value = changes.pop(key)
+            if value is not None:
+                out.append((key, value))
+        else:
+            out.append(c)
+    out += [(k, v) for k, v in changes.items() if v is not None]
+    return out
+
+
+@pytest.fixture
+def make_fits(tmp_path: Path) -> Callable[..., Path]:
+    """make_fits('a/b.fits', {"OBJECT": "M31", "FILTER": None}) → a real FITS file under archive/."""
+
+    def make(
+        rel: str,
+        changes: dict[str, object] | None = None,
+        cards: list[Card] | None = None,
+        naxis: tuple[int, ...] = (16, 16),
+    ) -> Path:
+        path = tmp_path / "archive" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_fits(path, cards_with(BASE_LIGHT if cards is None else cards, changes), naxis)
+        _age(path)
+        return path
+
+    return make
+
+
+def _age(path: Path, seconds: int = 3600) -> None:
+    """Files a test writes are 'old' (outside the settle window) unless the test says otherwise."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - seconds * 1_000_000_000))
+
+
+@pytest.fixture
+def age() -> Callable[[Path], None]:
+    return _age
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    root = tmp_path / "archive"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+@pytest.fixture
+def ledger_path(tmp_path: Path) -> Path:
+    return tmp_path / "ledger" / "ledger.sqlite"
+
+
+@pytest.fixture
+def run_scan(ledger_path: Path) -> Callable[..., ScanProgress]:
+    def run(*roots: Path, config: Config | None = None, **kw: object) -> ScanProgress:
+        cfg = config or Config(settle_seconds=0)
+        kw.setdefault("workers", 0)  # in-process readers: fast start for small archives
+        return scan(ledger_path, [str(r) for r in roots], cfg, **kw)  # type: ignore[arg-type]
+
+    return run
+
+
+def tree_digest(root: Path) -> str:
+    """Names, sizes, mtimes and full contents of every file under root."""
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in sorted(os.walk(root)):
+        dirnames.sort()
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            if p.is_symlink() or not p.is_file():
+                h.update(f"{p}|special".encode("utf-8", "surrogateescape"))
+                continue
+            st = p.stat()
+            h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}|{st.st_mode}".encode("utf-8", "surrogateescape"))
+            try:
+                h.update(p.read_bytes())
+            except PermissionError:
+                pass
+    return h.hexdigest()

@@ -1,0 +1,464 @@
+"""The header readers on real bytes: the block reader, its tolerance, junk, compressed, XISF,
+and the cross-check against fitsio (cfitsio) on every file both can read."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import string
+from pathlib import Path
+
+import fitsio
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pl_tui.demo import nina_cards, seestar_cards, sgp_cards
+from pl_tui.fitsgen import format_card, header_bytes, write_fits, xisf_bytes
+from pl_tui.headers import (
+    HeaderError,
+    fitsio_cards,
+    header_kind,
+    iter_cards,
+    parse_card,
+    parse_header,
+    parse_value,
+    read_header,
+)
+
+from datetime import datetime, timezone
+
+T0 = datetime(2024, 8, 13, 21, 34, 55, 123000, tzinfo=timezone.utc)
+
+
+def raw_header(lines: list[str], naxis: tuple[int, ...] = (4, 4)) -> bytes:
+    """Header bytes from literal card strings (each padded to 80), as a capture program wrote them."""
+    return header_bytes(lines, naxis)
+
+
+def write_raw(path: Path, lines: list[str], naxis: tuple[int, ...] = (4, 4)) -> Path:
+    path.write_bytes(raw_header(lines, naxis) + b"\0" * 2880)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Values
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("                   T", True),
+        ("                   F", False),
+        ("                  42", 42),
+        ("  -7 / comment", -7),
+        ("            3.0E+002", 300.0),
+        ("             1.5D+01", 15.0),
+        ("  .5", 0.5),
+        ("  +1.", 1.0),
+        ("  300/no space before the comment", 300),
+        ("  'M 31    '           / target", "M 31"),
+        ("  '   lead'", "   lead"),
+        ("  'it''s'", "it's"),
+        ("  'a/b' / c", "a/b"),
+        ("  ''", ""),
+        ("  'unterminated", "unterminated"),
+        ("  (1.0, 2.0)", complex(1, 2)),
+        ("", None),
+        ("     / only a comment", None),
+        # beyond the standard, as capture programs write them
+        (" 2024-08-13T22:34:55.123", "2024-08-13T22:34:55.123"),
+        (" 13/08/24", "13/08/24"),
+        (" 13/08/24 / date", "13/08/24"),
+        (" 2024-08-13 22:34:55", "2024-08-13 22:34:55"),
+        (" NaN", "NaN"),
+        (" 1E400", "1E400"),  # not a finite number: kept as text, never inf
+    ],
+)
+def test_parse_value(text: str, expected: object) -> None:
+    assert parse_value(text) == expected
+    assert type(parse_value(text)) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("card", "key", "value"),
+    [
+        ("EXPTIME =                300.0 / [s]", "EXPTIME", 300.0),
+        ("exptime =                300.0", "EXPTIME", 300.0),  # lower-case keyword
+        ("EXPTIME =300", "EXPTIME", 300),  # '=' without the blank
+        ("HIERARCH ESO DET DIT = 1.5 / hierarch", "ESO DET DIT", 1.5),
+        ("NOEQ      'value without eq'", "NOEQ", None),  # no value indicator: no value
+        ("KEY=1", "KEY", None),
+        ("COMMENT   anything = 'at all'", None, None),
+        ("HISTORY   processed", None, None),
+        ("        blank keyword", None, None),
+        ("OBJECT  = 'M81     '        ", "OBJECT", "M81"),  # trailing blanks
+    ],
+)
+def test_parse_card(card: str, key: str | None, value: object) -> None:
+    k, v, _ = parse_card(card.ljust(80))
+    assert (k, v) == (key, value)
+
+
+def test_header_quirks_together(tmp_path: Path) -> None:
+    path = write_raw(
+        tmp_path / "quirks.fits",
+        [
+            "OBJECT  = 'M 81    '           / first one wins",
+            "object  = 'lowercase duplicate'",
+            "DATE-OBS= 2024-08-13T21:34:55.123",
+            "DATE-LOC= 2024-08-13 23:34:55",
+            "EXPTIME =              3.0E+002",
+            "GAINX   =              1.5D+01",
+            "HIERARCH NINA CAMERA TEMP = -10.5",
+            "LONGSTR = 'The quick brown fox jumps over the lazy dog and then some more text &'",
+            "CONTINUE  'continues here&'",
+            "CONTINUE  ' and ends'",
+            "SWCREATE= 'N.I.N.A. 3.1'",
+            "NOEQ      'x'",
+            "ISLOG   =                    T",
+            "CPLX    = (1.5, -2.0)",
+            "OBJECT  = 'second'",
+            "COMMENT This is a comment",
+            "HISTORY This is history",
+        ],
+    )
+    cards = read_header(str(path)).cards
+    assert cards["OBJECT"] == "M 81"
+    assert cards["DATE-OBS"] == "2024-08-13T21:34:55.123"
+    assert cards["DATE-LOC"] == "2024-08-13 23:34:55"
+    assert cards["EXPTIME"] == 300.0
+    assert cards["GAINX"] == 15.0
+    assert cards["NINA CAMERA TEMP"] == -10.5
+    assert cards["LONGSTR"] == "The quick brown fox jumps over the lazy dog and then some more text continues here and ends"
+    assert cards["NOEQ"] is None
+    assert cards["ISLOG"] is True
+    assert cards["CPLX"] == complex(1.5, -2.0)
+    assert "COMMENT" not in cards and "HISTORY" not in cards and "CONTINUE" not in cards
+
+
+def test_header_spanning_blocks_and_exactly_filling_one(tmp_path: Path) -> None:
+    many = [f"KEY{i:05d}= {i}" for i in range(150)]  # ~4 blocks of cards
+    path = write_raw(tmp_path / "many.fits", many)
+    cards = read_header(str(path)).cards
+    assert cards["KEY00149"] == 149 and len([k for k in cards if k.startswith("KEY")]) == 150
+    # 36 cards = one block exactly: SIMPLE, BITPIX, NAXIS(0) + 32 + END
+    exact = [f"K{i:07d}= {i}" for i in range(32)]
+    data = header_bytes(exact, ())
+    assert len(data) == 2880
+    (tmp_path / "exact.fits").write_bytes(data)
+    assert read_header(str(tmp_path / "exact.fits")).cards["K0000031"] == 31
+
+
+def test_reads_only_the_header_never_the_data(tmp_path: Path) -> None:
+    """A 2 GB data unit costs nothing: the reader stops at END (sparse file, no disk used)."""
+    path = tmp_path / "huge.fits"
+    write_fits(path, [("OBJECT", "M31")], naxis=(40000, 25000), sparse=True)
+    assert path.stat().st_size > 2_000_000_000
+    raw = read_header(str(path))
+    assert raw.cards["OBJECT"] == "M31"
+    assert len(raw.header_bytes) % 80 == 0 and raw.header_bytes.endswith(b"END" + b" " * 77)
+
+
+# ---------------------------------------------------------------------------------------------
+# Junk: every failure has a reason
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file"),
+        (b"SIMPLE  =                    T" + b" " * 50, "smaller than one FITS block"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(range(256)) * 20, "JPEG"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 4000, "PNG"),
+        (b"hello world, not FITS at all" * 200, "no SIMPLE card"),
+        (b"XTENSION= 'IMAGE   '".ljust(2880), "XTENSION"),
+        (header_bytes([("OBJECT", "M81")], (4, 4)).replace(b"END" + b" " * 77, b" " * 80), "no END card"),
+        (header_bytes([("OBJECT", "M81")] * 40, (4, 4))[:3000], "truncated"),
+        (header_bytes([("OBJECT", "M81")], (4, 4)).replace(b"END" + b" " * 77, b" " * 80) + b"\0" * 5760, "binary data"),
+    ],
+    ids=["zero-bytes", "tiny", "jpeg", "png", "text", "xtension", "no-end", "truncated", "end-missing-before-data"],
+)
+def test_junk_is_unreadable_with_reason(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "junk.fits"
+    path.write_bytes(content)
+    with pytest.raises(HeaderError, match=reason):
+        read_header(str(path))
+
+
+def test_permission_denied_as_another_user(tmp_path: Path) -> None:
+    """A real permission check: a child process drops to 'nobody' and tries to read."""
+    path = tmp_path / "secret.fits"
+    write_fits(path, [("OBJECT", "M81")])
+    path.chmod(0o000)
+    if os.geteuid() != 0:
+        with pytest.raises(HeaderError, match="permission denied"):
+            read_header(str(path))
+        return
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: become nobody, report what the reader said
+        os.close(r)
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            read_header(str(path))
+            msg = "read it"
+        except HeaderError as e:
+            msg = str(e)
+        except BaseException as e:  # noqa: BLE001
+            msg = f"{type(e).__name__}: {e}"
+        os.write(w, msg.encode())
+        os._exit(0)
+    os.close(w)
+    msg = os.read(r, 1000).decode()
+    os.waitpid(pid, 0)
+    assert msg == "permission denied"
+
+
+def test_vanished_file(tmp_path: Path) -> None:
+    with pytest.raises(HeaderError, match="vanished"):
+        read_header(str(tmp_path / "gone.fits"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Compressed FITS and XISF
+
+
+def test_gzip_header_decompresses_only_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "a.fits.gz"
+    body = header_bytes(seestar_cards("NGC 7000", T0), (1080, 1920))
+    with gzip.open(path, "wb") as f:
+        f.write(body)
+        f.write(os.urandom(1 << 20))  # incompressible "pixels" after the header
+    raw = read_header(str(path))
+    assert raw.kind == "fits.gz" and raw.cards["OBJECT"] == "NGC 7000" and raw.cards["NAXIS1"] == 1080
+
+
+def test_gzip_junk(tmp_path: Path) -> None:
+    (tmp_path / "bad.fits.gz").write_bytes(b"not gzip at all" * 300)
+    with pytest.raises(HeaderError, match="gzip"):
+        read_header(str(tmp_path / "bad.fits.gz"))
+    full = gzip.compress(header_bytes([("OBJECT", "M81")] * 60, (4, 4)))
+    (tmp_path / "cut.fits.gz").write_bytes(full[: len(full) // 2])
+    with pytest.raises(HeaderError):
+        read_header(str(tmp_path / "cut.fits.gz"))
+
+
+def test_fz_reads_the_image_header_of_the_first_extension(tmp_path: Path) -> None:
+    path = tmp_path / "a.fits.fz"
+    data = np.zeros((64, 48), dtype=np.uint16)
+    hdr = [{"name": "OBJECT", "value": "M 81"}, {"name": "EXPTIME", "value": 300.0}, {"name": "FILTER", "value": "Ha"}]
+    with fitsio.FITS(str(path), "rw", clobber=True) as f:
+        f.write(data, header=hdr, compress="RICE")
+    raw = read_header(str(path))
+    assert raw.kind == "fits.fz"
+    assert raw.cards["OBJECT"] == "M 81" and raw.cards["EXPTIME"] == 300.0
+    assert raw.cards["NAXIS1"] == 48 and raw.cards["NAXIS2"] == 64  # the image's, not the table's
+    assert "ZIMAGE" not in raw.cards
+
+
+def test_fz_junk(tmp_path: Path) -> None:
+    (tmp_path / "bad.fz").write_bytes(b"\0" * 3000)
+    with pytest.raises(HeaderError, match="cfitsio"):
+        read_header(str(tmp_path / "bad.fz"))
+
+
+def test_xisf_keywords_then_properties(tmp_path: Path) -> None:
+    path = tmp_path / "a.xisf"
+    path.write_bytes(
+        xisf_bytes(
+            [("OBJECT", "M 31"), ("EXPTIME", 120.0), ("GAIN", 100)],
+            [
+                ("Instrument:Filter:Name", "String", "Lum"),
+                ("Observation:Object:Name", "String", "ignored: OBJECT keyword wins"),
+                ("Instrument:Telescope:FocalLength", "Float32", "0.53"),
+                ("Observation:Time:Start", "TimePoint", "2024-08-13T21:34:55.123Z"),
+            ],
+            geometry="4144:2822:1",
+            image_type="Light",
+        )
+    )
+    c = read_header(str(path)).cards
+    assert c["OBJECT"] == "M 31" and c["EXPTIME"] == 120.0 and c["GAIN"] == 100
+    assert c["FILTER"] == "Lum" and c["DATE-OBS"] == "2024-08-13T21:34:55.123Z"
+    assert math.isclose(c["FOCALLEN"], 530.0)  # XISF focal length is metres  # type: ignore[arg-type]
+    assert (c["NAXIS1"], c["NAXIS2"], c["IMAGETYP"]) == (4144, 2822, "Light")
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty"),
+        (b"XISF0200" + b"\0" * 100, "no XISF0100"),
+        (b"XISF0100" + (1000).to_bytes(4, "little") + b"\0\0\0\0" + b"<xisf>", "truncated"),
+        (b"XISF0100" + (7).to_bytes(4, "little") + b"\0\0\0\0" + b"<xisf><", "not valid XML"),
+        (b"XISF0100" + (7).to_bytes(4, "little") + b"\0\0\0\0" + b"<xisf/>", "no Image"),
+    ],
+)
+def test_xisf_junk(tmp_path: Path, content: bytes, reason: str) -> None:
+    (tmp_path / "x.xisf").write_bytes(content)
+    with pytest.raises(HeaderError, match=reason):
+        read_header(str(tmp_path / "x.xisf"))
+
+
+def test_header_kind() -> None:
+    assert header_kind("a.FITS") == "fits" and header_kind("a.Fit") == "fits" and header_kind("a.fts") == "fits"
+    assert header_kind("a.fits.fz") == "fits.fz" and header_kind("a.fz") == "fits.fz"
+    assert header_kind("a.fit.gz") == "fits.gz" and header_kind("a.FTS.GZ") == "fits.gz"
+    assert header_kind("a.xisf") == "xisf"
+    assert header_kind("a.jpg") is None and header_kind("a.gz") is None and header_kind("fits") is None
+
+
+def test_iter_cards_shows_every_card_literally(tmp_path: Path) -> None:
+    data = raw_header(["OBJECT  = '[bold]M81[/]'", "COMMENT hello"])
+    keys = [k for k, _ in iter_cards(data)]
+    assert keys[:3] == ["SIMPLE", "BITPIX", "NAXIS"] and "COMMENT" in keys and "END" not in keys
+    assert any("[bold]M81[/]" in rest for _, rest in iter_cards(data))
+
+
+# ---------------------------------------------------------------------------------------------
+# The cross-check: our block reader and cfitsio agree on every file both can read
+
+T = datetime(2024, 3, 8, 20, 1, 2, 345000, tzinfo=timezone.utc)
+CORPUS = {
+    "nina.fits": nina_cards("M 81", "Ha", T),
+    "nina-osc.fits": nina_cards("NGC 7000", None, T, 60.0, camera="ZWO ASI2600MC Pro"),
+    "sgp.fits": sgp_cards("M 31", T),
+    "seestar.fits": seestar_cards("NGC 7000", T),
+    "dark.fits": nina_cards("", None, T, 300.0, "DARK"),
+    "quirks.fits": [
+        "object  = 'lower-case key'",
+        "EXPTIME =              3.0E+002",
+        "DEXP    =              1.5D+01",
+        "HIERARCH NINA FOCUSER TEMP = 12.5 / hierarch",
+        "LONGSTR = 'abcdefghijklmnopqrstuvwxyz abcdefghijklmnopqrstuvwxyz abcdefghijklm&'",
+        "CONTINUE  'nopqrstuvwxyz&'",
+        "CONTINUE  'end'",
+        "NOEQ      'no value indicator'",
+        "LOGICAL =                    F",
+        "QUOTE   = 'it''s'",
+        "EMPTY   =",
+        "INTS    =   007",
+        "BIGINT  =       12345678901234",
+        "TRAIL   = 'trailing blanks      '",
+        "COMMENT a comment",
+        "HISTORY some history",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_block_reader_matches_fitsio(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    write_fits(path, CORPUS[name], naxis=(32, 24))
+    ours = read_header(str(path)).cards
+    theirs = fitsio_cards(fitsio.read_header(str(path)))
+    assert ours == theirs
+    assert {k: type(v) for k, v in ours.items()} == {k: type(v) for k, v in theirs.items()}
+
+
+def test_demo_archive_matches_fitsio_everywhere_fitsio_reads(tmp_path: Path) -> None:
+    from pl_tui.demo import build_demo_archive
+
+    build_demo_archive(tmp_path / "demo")
+    compared = 0
+    for dirpath, _, files in os.walk(tmp_path / "demo"):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            if header_kind(f) not in ("fits", "fits.gz"):
+                continue
+            try:
+                theirs = fitsio_cards(fitsio.read_header(p))
+            except (OSError, UnicodeDecodeError):
+                with pytest.raises(HeaderError):  # what cfitsio can't read we call unreadable too
+                    read_header(p)
+                continue
+            assert read_header(p).cards == theirs, p
+            compared += 1
+    assert compared > 250
+
+
+def test_duplicated_keywords_first_wins(tmp_path: Path) -> None:
+    """SPEC: first wins. (fitsio is no reference here: it looks values up by name, so
+    duplicated keywords come back with each other's values.)"""
+    path = write_raw(
+        tmp_path / "dup.fits",
+        ["EXPTIME =                300.0", "OBJECT  = 'first'", "object  = 'second'", "EXPTIME =                999.0"],
+    )
+    cards = read_header(str(path)).cards
+    assert cards["EXPTIME"] == 300.0 and cards["OBJECT"] == "first"
+
+
+def test_where_we_are_more_tolerant_than_cfitsio(tmp_path: Path) -> None:
+    """Capture programs write unquoted dates; cfitsio refuses the whole header, we read it."""
+    path = write_raw(tmp_path / "unquoted.fits", ["DATE-OBS= 2024-08-13T21:34:55.123", "OBJECT  = 'M81'"])
+    with pytest.raises(OSError):
+        fitsio.read_header(str(path))
+    assert read_header(str(path)).cards["DATE-OBS"] == "2024-08-13T21:34:55.123"
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties
+
+keys = st.text(alphabet=string.ascii_uppercase + string.digits + "-_", min_size=1, max_size=8).filter(
+    lambda k: k not in ("COMMENT", "HISTORY", "CONTINUE", "END", "HIERARCH")
+)
+values = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(10**15), max_value=10**15),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=150).map(str.rstrip),
+    st.complex_numbers(allow_nan=False, allow_infinity=False, max_magnitude=1e10),
+)
+
+
+@given(key=keys, value=values)
+@settings(max_examples=400)
+def test_cards_we_write_parse_back_to_the_same_value(key: str, value: object) -> None:
+    data = header_bytes([(key, value)], ())
+    parsed = parse_header(data)
+    got = parsed[key]
+    if isinstance(value, float):
+        assert isinstance(got, float) and (got == value or math.isclose(got, value))
+    else:
+        assert got == value and type(got) is type(value)
+
+
+@given(st.binary(min_size=0, max_size=8000))
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_parser_never_raises_on_arbitrary_bytes(data: bytes) -> None:
+    n = len(data) - len(data) % 80
+    parse_header(data[:n])  # any bytes cut to whole cards
+    parse_header(b"SIMPLE  =                    T".ljust(80) + data[:n])
+
+
+@given(st.lists(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=255), min_size=80, max_size=80), max_size=60))
+@settings(max_examples=300)
+def test_parser_never_raises_on_arbitrary_cards(cards: list[str]) -> None:
+    parse_header("".join(cards).encode("latin-1"))
+
+
+@given(st.binary(min_size=0, max_size=12000))
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+def test_reader_only_raises_header_error(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "fuzz.fits"
+    path.write_bytes(b"SIMPLE  =" + data)
+    try:
+        read_header(str(path))
+    except HeaderError:
+        pass
+    path2 = tmp_path / "fuzz.xisf"
+    path2.write_bytes(b"XISF0100" + data)
+    try:
+        read_header(str(path2))
+    except HeaderError:
+        pass
+
+
+def test_format_card_long_strings_use_continue() -> None:
+    lines = format_card("LONGSTR", "x" * 200)
+    assert len(lines) > 1 and all(len(line) == 80 for line in lines)
+    assert all(line.startswith("CONTINUE") for line in lines[1:])
