@@ -256,6 +256,29 @@ CREATE TABLE scans (
 
 
 # ---------------------------------------------------------------------------------------------
+# Paths: a name that is not valid UTF-8 (the OS allows any bytes) is stored as a BLOB of its
+# exact bytes, so it can be opened again; everything else as text.
+
+
+def to_db(name: str) -> str | bytes:
+    if name.isascii():
+        return name
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name)
+    return name
+
+
+def from_db(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def join_path(directory: str | bytes, name: str | bytes) -> str:
+    return os.path.join(from_db(directory), from_db(name))
+
+
+# ---------------------------------------------------------------------------------------------
 # Opening
 
 
@@ -384,7 +407,9 @@ _EXP_INSERT_COLS = (
     *EXPOSURE_ONLY, "setup_id", "exposure_us", "status",
     "ov_target", "ov_filter", "ov_type", "ov_status", "alias_target", "alias_filter",
 )  # fmt: skip
-_UPDATABLE = [c for c in (*EXPOSURE_ONLY, "setup_id", "exposure_us") if c != "identity"]
+# On conflict (a copy, a changed file) refresh everything but the status, which is recomputed
+# from the files; the override and alias columns too, from their tables: they never drift.
+_UPDATABLE = [c for c in _EXP_INSERT_COLS if c not in ("identity", "status")]
 _SQL_INSERT_EXPOSURE = (
     f"INSERT INTO exposures ({', '.join(_EXP_INSERT_COLS)}) "
     f"VALUES ({', '.join('?' * len(_EXP_INSERT_COLS))}) "
@@ -434,33 +459,35 @@ class LedgerWriter:
         }
 
     def root_id(self, path: str) -> int:
-        row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (path,)).fetchone()
+        key = to_db(path)
+        row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
         if row:
             return row[0]
-        return self.conn.execute("INSERT INTO roots (path) VALUES (?)", (path,)).lastrowid  # type: ignore[return-value]
+        return self.conn.execute("INSERT INTO roots (path) VALUES (?)", (key,)).lastrowid  # type: ignore[return-value]
 
     def dir_id(self, path: str, root_id: int) -> int:
         did = self._dirs.get(path)
         if did is None:
-            row = self.conn.execute("SELECT id FROM dirs WHERE path = ?", (path,)).fetchone()
+            key = to_db(path)
+            row = self.conn.execute("SELECT id FROM dirs WHERE path = ?", (key,)).fetchone()
             if row:
                 did = row[0]
             else:
-                did = self.conn.execute("INSERT INTO dirs (root_id, path) VALUES (?, ?)", (root_id, path)).lastrowid
+                did = self.conn.execute("INSERT INTO dirs (root_id, path) VALUES (?, ?)", (root_id, key)).lastrowid
             self._dirs[path] = did  # type: ignore[assignment]
         return did  # type: ignore[return-value]
 
     def files_in_dir(self, dir_id: int) -> dict[str, tuple[int, int | None, int | None, str, int | None]]:
         """name → (file id, size, mtime_ns, status, identity) for one folder."""
         return {
-            r[0]: r[1:]
+            from_db(r[0]): r[1:]
             for r in self.conn.execute(
                 "SELECT name, id, size, mtime_ns, status, identity FROM files WHERE dir_id = ?", (dir_id,)
             )
         }
 
     def dirs_under(self, root_id: int) -> dict[str, int]:
-        return dict(self.conn.execute("SELECT path, id FROM dirs WHERE root_id = ?", (root_id,)))
+        return {from_db(p): i for p, i in self.conn.execute("SELECT path, id FROM dirs WHERE root_id = ?", (root_id,))}
 
     def _setup_id(self, setup: tuple) -> int:
         sid = self._setups.get(setup)
@@ -502,7 +529,7 @@ class LedgerWriter:
             conn.executemany(
                 _SQL_INSERT_FILE,
                 [
-                    (r.dir_id, r.name, r.size, r.mtime_ns, r.exposure[0] if r.exposure else None, r.status, r.reason)
+                    (r.dir_id, to_db(r.name), r.size, r.mtime_ns, r.exposure[0] if r.exposure else None, r.status, r.reason)
                     for r in records
                     if r.file_id is None
                 ],
@@ -701,7 +728,7 @@ def rebuild_tallies(conn: sqlite3.Connection) -> None:
             f"INSERT INTO tallies ({_TALLY_KEY}, frame_count, total_us) "
             "SELECT COALESCE(session_date, ''), COALESCE(eff_target, ''), COALESCE(eff_filter, ''), "
             "setup_id, count(*), COALESCE(SUM(exposure_us), 0) "
-            "FROM exposures WHERE counting GROUP BY 1, 2, 3, 4, 5"
+            "FROM exposures WHERE counting GROUP BY 1, 2, 3, 4"
         )
 
 
@@ -765,7 +792,7 @@ def _frame_row(r: tuple) -> tuple:
      sdate, status, seq, basis, reason, inferred) = r
     inferred_names = ";".join(n for bit, n in INFERRED_NAMES.items() if inferred and inferred & bit) or None
     return (
-        os.path.join(d, name), target, filt, exp, itype, format_utc_ms(t_ms), cam, scope, fl, xb, gain, temp,
+        join_path(d, name), target, filt, exp, itype, format_utc_ms(t_ms), cam, scope, fl, xb, gain, temp,
         sdate, status, seq, basis, reason, inferred_names,
     )
 
@@ -773,7 +800,7 @@ def _frame_row(r: tuple) -> tuple:
 def unreadable(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     """(path, reason) of every file that could not be read, by path."""
     return [
-        (os.path.join(d, n), r or "")
+        (join_path(d, n), r or "")
         for d, n, r in conn.execute(
             "SELECT d.path, f.name, f.reason FROM files f JOIN dirs d ON d.id = f.dir_id "
             "WHERE f.status = 'unreadable' ORDER BY d.path, f.name"
@@ -815,37 +842,40 @@ eff_status IN ('accepted', 'rejected') AND (
 
 def bucket_frames(conn: sqlite3.Connection, name: str) -> tuple[tuple[str, ...], Iterator[tuple]]:
     """(columns, rows) listing one bucket's frames, each with why it is there."""
-    path = "d.path || '/' || f.name"
     if name == "unreadable":
         return ("path", "reason"), iter(unreadable(conn))
     if name in ("missing", "rejected", "derived"):
         rows = conn.execute(
-            f"SELECT d.path, f.name, e.eff_target, e.eff_filter, e.session_date, f.reason FROM files f "
+            "SELECT d.path, f.name, e.eff_target, e.eff_filter, e.session_date, f.reason FROM files f "
             "JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.identity = f.identity "
             "WHERE f.status = ? ORDER BY d.path, f.name",
             (name,),
         )
         cols = ("path", "target", "filter", "session_date", "reason")
-        return cols, ((os.path.join(d, n), *rest) for d, n, *rest in rows)
+        return cols, ((join_path(d, n), *rest) for d, n, *rest in rows)
     if name == "duplicates":
         rows = conn.execute(
-            f"SELECT d.path, f.name, (SELECT {path} FROM files g JOIN dirs d ON d.id = g.dir_id "
-            "  WHERE g.identity = f.identity AND g.status = f.status ORDER BY g.id LIMIT 1) "
-            "FROM files f JOIN dirs d ON d.id = f.dir_id JOIN exposures e ON e.identity = f.identity "
+            "SELECT d.path, f.name, c.path, c.name FROM files f JOIN dirs d ON d.id = f.dir_id "
+            "JOIN exposures e ON e.identity = f.identity "
+            "JOIN (SELECT g.identity, g.status, gd.path, g.name, min(g.id) FROM files g "
+            "      JOIN dirs gd ON gd.id = g.dir_id GROUP BY g.identity, g.status) c "
+            "  ON c.identity = f.identity AND c.status = f.status "
             "WHERE f.status = e.status AND f.status NOT IN ('missing', 'unreadable') AND EXISTS ("
             "SELECT 1 FROM files g WHERE g.identity = f.identity AND g.status = f.status AND g.id < f.id) "
             "ORDER BY d.path, f.name"
         )
-        return ("path", "counted_copy"), ((os.path.join(d, n), c) for d, n, c in rows)
+        return ("path", "counted_copy"), ((join_path(d, n), join_path(cd, cn)) for d, n, cd, cn in rows)
     if name == "unknown":
         rows = conn.execute(
-            "SELECT (SELECT d.path || '/' || f.name FROM files f JOIN dirs d ON d.id = f.dir_id "
-            "  WHERE f.identity = e.identity ORDER BY f.status <> 'accepted', f.id LIMIT 1), "
-            "e.eff_target, e.eff_filter, e.session_date, e.eff_type, e.exposure_s, s.osc, e.inferred "
-            f"FROM exposures e JOIN setups s ON s.id = e.setup_id WHERE {UNKNOWN_SQL} ORDER BY 1"
+            "SELECT d.path, f.name, e.eff_target, e.eff_filter, e.session_date, e.eff_type, e.exposure_s, s.osc, "
+            "e.inferred FROM exposures e JOIN setups s ON s.id = e.setup_id "
+            "JOIN files f ON f.id = (SELECT id FROM files WHERE identity = e.identity "
+            "  ORDER BY status <> 'accepted', id LIMIT 1) JOIN dirs d ON d.id = f.dir_id "
+            f"WHERE {UNKNOWN_SQL} ORDER BY d.path, f.name"
         )
         return ("path", "target", "filter", "session_date", "why"), (
-            (p, t, f, d, _unknown_why(t, f, d, ty, exp, osc, inf)) for p, t, f, d, ty, exp, osc, inf in rows
+            (join_path(d, n), t, f, sd, _unknown_why(t, f, sd, ty, exp, osc, inf))
+            for d, n, t, f, sd, ty, exp, osc, inf in rows
         )
     raise ValueError(f"unknown bucket {name!r}")
 

@@ -386,8 +386,9 @@ class _Scan:
                 if st is None:  # recorded as unreadable without reading
                     if did is None:
                         did = known_dirs[d.path] = w.dir_id(d.path, root_id)
+                    still = prev is not None and prev[3] == L.UNREADABLE
                     pend = _Pending(
-                        did, name, entry.path, 0, 0, prev[0] if prev else None, prev[4] if prev else None, False
+                        did, name, entry.path, 0, 0, prev[0] if prev else None, prev[4] if prev else None, still
                     )
                     self._record(pend, L.UNREADABLE, reason, None)
                     continue
