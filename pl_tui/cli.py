@@ -80,6 +80,10 @@ BUCKETS = ("unknown", "duplicates", "derived", "rejected", "missing", "unreadabl
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # a file name may hold bytes that are not UTF-8: print them as they are, never crash on them
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     if args.command is None:
         parser.print_help()
         return EXIT_OK
