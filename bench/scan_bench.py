@@ -147,11 +147,13 @@ def build_query_ledger(path: Path, n: int) -> float:
         cards = dict((c[0], c[1]) for c in nina_cards(target, filt, t, exp, ra=ra, dec=dec) if not isinstance(c, str))
         cards["NAXIS1"], cards["NAXIS2"] = 6248, 4176
         frame = normalize(cards, b"", f"f{i}", ())
-        batch.append(L.FileRecord(dir_id, f"f{i:07d}.fits", 52_000_000, i, L.ACCEPTED, None, exposure_row(frame)))
+        batch.append(L.FileRecord(dir_id, f"f{i:07d}.fits", 52_000_000, i, L.ACCEPTED, None, *L.split_row(exposure_row(frame))))
         if len(batch) >= 20000:
             w.write(batch)
+            w.commit()
             batch = []
     w.write(batch)
+    w.commit()
     conn.close()
     return time.perf_counter() - t0
 

@@ -55,7 +55,9 @@ class LedgerBusy(LedgerError):
 
 
 _EXPOSURE_TYPES = {
-    "identity": "INTEGER PRIMARY KEY",
+    # a UNIQUE index, not the table's key: random 64-bit keys would scatter every insert over
+    # the whole table; with a rowid the table grows at its end and only the narrow index is random
+    "identity": "INTEGER NOT NULL UNIQUE",
     "exposure_s": "REAL",
     "t_obs_ms": "INTEGER",
     "loc_offset_min": "INTEGER",
@@ -93,8 +95,13 @@ SETUP_COLUMNS = (
     "site_lat", "site_lon", "site_elev", "software", "sequencer", "naxis1", "naxis2",
 )  # fmt: skip
 EXPOSURE_ONLY = tuple(c for c in EXPOSURE_COLUMNS if c not in SETUP_COLUMNS)
-_setup_part = itemgetter(*(EXPOSURE_COLUMNS.index(c) for c in SETUP_COLUMNS))
-_exposure_part = itemgetter(*(EXPOSURE_COLUMNS.index(c) for c in EXPOSURE_ONLY))
+setup_part = itemgetter(*(EXPOSURE_COLUMNS.index(c) for c in SETUP_COLUMNS))
+exposure_part = itemgetter(*(EXPOSURE_COLUMNS.index(c) for c in EXPOSURE_ONLY))
+
+
+def split_row(row: tuple) -> tuple[tuple, tuple]:
+    """A full normalize.exposure_row → (exposure values, setup values) as the ledger stores them."""
+    return exposure_part(row), setup_part(row)
 
 
 def _columns_sql(names: tuple[str, ...]) -> str:
@@ -102,7 +109,7 @@ def _columns_sql(names: tuple[str, ...]) -> str:
 
 
 def _exposure_columns_sql() -> str:
-    cols = [_columns_sql(EXPOSURE_ONLY)]
+    cols = ["id INTEGER PRIMARY KEY", _columns_sql(EXPOSURE_ONLY)]
     cols += [
         "setup_id INTEGER NOT NULL REFERENCES setups(id)",
         "exposure_us INTEGER",  # exposure in whole microseconds: exact sums
@@ -398,7 +405,8 @@ class FileRecord:
     mtime_ns: int
     status: str
     reason: str | None
-    exposure: tuple | None  # normalize.exposure_row(frame), or None when unreadable
+    exposure: tuple | None  # exposure_part(row): EXPOSURE_ONLY values, None when unreadable
+    setup: tuple | None = None  # setup_part(row): SETUP_COLUMNS values
     file_id: int | None = None  # the file's row when the ledger knew it already
     old_identity: int | None = None  # the identity it had then
 
@@ -442,11 +450,13 @@ class LedgerWriter:
     """The scanner's handle: dir ids, per-folder file lists, batched writes.
 
     Holds the setups, overrides and aliases in memory (they are small) so a new exposure is
-    written with its effective values in one statement. Use it only while holding
-    :func:`writer_lock`."""
+    written with its effective values in one statement. Everything it writes goes into one open
+    transaction until :meth:`commit`: a batch of files, their exposures and their folders become
+    visible together or not at all. Use it only while holding :func:`writer_lock`."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        conn.execute("PRAGMA cache_size = -32768")  # 32 MiB: the identity indexes stay in memory
         self._dirs: dict[str, int] = {}
         self._setups: dict[tuple, int] = {
             tuple(r[1:]): r[0] for r in conn.execute(f"SELECT id, {', '.join(SETUP_COLUMNS)} FROM setups")
@@ -458,7 +468,16 @@ class LedgerWriter:
             (k, f): t for k, f, t in conn.execute("SELECT kind, from_name, to_name FROM aliases")
         }
 
+    def _begin(self) -> None:
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
+
     def root_id(self, path: str) -> int:
+        self._begin()
         key = to_db(path)
         row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
         if row:
@@ -468,6 +487,7 @@ class LedgerWriter:
     def dir_id(self, path: str, root_id: int) -> int:
         did = self._dirs.get(path)
         if did is None:
+            self._begin()
             key = to_db(path)
             row = self.conn.execute("SELECT id FROM dirs WHERE path = ?", (key,)).fetchone()
             if row:
@@ -496,13 +516,14 @@ class LedgerWriter:
         return sid  # type: ignore[return-value]
 
     def _exposure_params(self, rec: FileRecord) -> tuple:
-        row = _exposure_part(rec.exposure)
+        row = rec.exposure
+        assert row is not None and rec.setup is not None
         exp = row[_EXPOSURE_S]
         target, filt = row[_TARGET], row[_FILTER]
         aliases = self._aliases
         return (
             *row,
-            self._setup_id(_setup_part(rec.exposure)),
+            self._setup_id(rec.setup),
             int(round(exp * 1_000_000)) if exp is not None else None,
             rec.status,
             *self._overrides.get(row[0], (None, None, None, None)),
@@ -511,58 +532,59 @@ class LedgerWriter:
         )
 
     def write(self, records: Sequence[FileRecord]) -> None:
-        """One transaction: exposures, files, then the status of every identity touched."""
+        """Exposures, files, then the status of every identity touched (commit() makes it durable)."""
         if not records:
             return
         conn = self.conn
-        with transaction(conn):
-            readable = [r for r in records if r.exposure is not None]
-            idents = [r.exposure[0] for r in readable]  # type: ignore[index]
-            unique = set(idents)
-            # An identity that already had files, that comes twice in this batch, or that a file
-            # left, needs its best status recomputed; the rest are written correct at once.
-            touched = _existing_identities(conn, unique) if unique else set()
-            if len(unique) < len(idents):
-                touched.update(i for i, n in Counter(idents).items() if n > 1)
-            touched.update(r.old_identity for r in records if r.old_identity is not None)
-            conn.executemany(_SQL_INSERT_EXPOSURE, [self._exposure_params(r) for r in readable])
-            conn.executemany(
-                _SQL_INSERT_FILE,
-                [
-                    (r.dir_id, to_db(r.name), r.size, r.mtime_ns, r.exposure[0] if r.exposure else None, r.status, r.reason)
-                    for r in records
-                    if r.file_id is None
-                ],
-            )
-            conn.executemany(
-                _SQL_UPDATE_FILE,
-                [
-                    (r.size, r.mtime_ns, r.exposure[0] if r.exposure else None, r.status, r.reason, r.file_id)
-                    for r in records
-                    if r.file_id is not None
-                ],
-            )
-            if touched:
-                params = [(i,) for i in touched]
-                conn.executemany(_SQL_REFRESH_STATUS, params)
-                conn.executemany(_SQL_DROP_ORPHAN, params)
+        self._begin()
+        readable = [r for r in records if r.exposure is not None]
+        idents = [r.exposure[0] for r in readable]  # type: ignore[index]
+        unique = set(idents)
+        # An identity that already had files, that comes twice in this batch, or that a file
+        # left, needs its best status recomputed; the rest are written correct at once.
+        touched = _existing_identities(conn, unique) if unique else set()
+        if len(unique) < len(idents):
+            touched.update(i for i, n in Counter(idents).items() if n > 1)
+        touched.update(r.old_identity for r in records if r.old_identity is not None)
+        conn.executemany(_SQL_INSERT_EXPOSURE, [self._exposure_params(r) for r in readable])
+        conn.executemany(
+            _SQL_INSERT_FILE,
+            [
+                (r.dir_id, to_db(r.name), r.size, r.mtime_ns, r.exposure[0] if r.exposure else None, r.status, r.reason)
+                for r in records
+                if r.file_id is None
+            ],
+        )
+        conn.executemany(
+            _SQL_UPDATE_FILE,
+            [
+                (r.size, r.mtime_ns, r.exposure[0] if r.exposure else None, r.status, r.reason, r.file_id)
+                for r in records
+                if r.file_id is not None
+            ],
+        )
+        if touched:
+            params = [(i,) for i in touched]
+            conn.executemany(_SQL_REFRESH_STATUS, params)
+            conn.executemany(_SQL_DROP_ORPHAN, params)
 
     def mark_missing(self, file_ids: Iterable[int]) -> int:
         ids = list(file_ids)
         if not ids:
             return 0
-        with transaction(self.conn) as conn:
-            idents: set[int] = set()
-            for chunk in _chunks(ids, 500):
-                marks = ",".join("?" * len(chunk))
-                idents.update(
-                    r[0]
-                    for r in conn.execute(
-                        f"SELECT DISTINCT identity FROM files WHERE id IN ({marks}) AND identity IS NOT NULL", chunk
-                    )
+        self._begin()
+        conn = self.conn
+        idents: set[int] = set()
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            idents.update(
+                r[0]
+                for r in conn.execute(
+                    f"SELECT DISTINCT identity FROM files WHERE id IN ({marks}) AND identity IS NOT NULL", chunk
                 )
-                conn.execute(f"UPDATE files SET status = 'missing' WHERE id IN ({marks})", chunk)
-            conn.executemany(_SQL_REFRESH_STATUS, [(i,) for i in idents])
+            )
+            conn.execute(f"UPDATE files SET status = 'missing' WHERE id IN ({marks})", chunk)
+        conn.executemany(_SQL_REFRESH_STATUS, [(i,) for i in idents])
         return len(ids)
 
 

@@ -80,11 +80,27 @@ ProgressCallback = Callable[[ScanProgress], None]
 # Globs
 
 
-def compile_globs(patterns: Sequence[str]) -> re.Pattern[str] | None:
-    """Globs like ``**/_trash/**`` → one case-insensitive regex over '/' + the relative path."""
-    if not patterns:
-        return None
-    return re.compile("|".join(fnmatch.translate(p) for p in patterns), re.IGNORECASE)
+@dataclass(slots=True, frozen=True)
+class Globs:
+    """Case-insensitive globs over '/' + the path below the root. Globs that end in ``/**``
+    (``**/_trash/**``, ``**/reject*/**``) name folders and are decided once per folder; the
+    others are tried on each file."""
+
+    folders: re.Pattern[str] | None
+    files: re.Pattern[str] | None
+
+    @classmethod
+    def compile(cls, patterns: Sequence[str]) -> Globs:
+        def rx(ps: list[str]) -> re.Pattern[str] | None:
+            return re.compile("|".join(fnmatch.translate(p) for p in ps), re.IGNORECASE) if ps else None
+
+        return cls(rx([p for p in patterns if p.endswith("/**")]), rx([p for p in patterns if not p.endswith("/**")]))
+
+    def folder(self, parts: tuple[str, ...]) -> bool:
+        return self.folders is not None and self.folders.match("/".join(("", *parts, "x"))) is not None
+
+    def file(self, parts: tuple[str, ...], name: str) -> bool:
+        return self.files is not None and self.files.match("/".join(("", *parts, name))) is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,7 +114,7 @@ class _Dir:
     files: list[tuple[str, str, os.DirEntry[str]]]  # name, reader kind, entry
 
 
-def walk(root: str, exclude: re.Pattern[str] | None, problems: list[str]) -> Iterator[_Dir]:
+def walk(root: str, exclude: Globs, problems: list[str]) -> Iterator[_Dir]:
     """Folders under root with their picked-up files; hidden names skipped, excluded folders
     pruned, directory symlinks followed once (a folder reached twice is walked once)."""
     try:
@@ -123,14 +139,11 @@ def walk(root: str, exclude: re.Pattern[str] | None, problems: list[str]) -> Ite
                     except OSError:
                         is_dir = False
                     if is_dir:
-                        if exclude is not None and exclude.match("/" + "/".join((*parts, name, "x"))):
-                            continue
-                        subdirs.append((name, entry.path))
+                        if not exclude.folder((*parts, name)):
+                            subdirs.append((name, entry.path))
                         continue
                     kind = header_kind(name)
-                    if kind is None:
-                        continue
-                    if exclude is not None and exclude.match("/" + "/".join((*parts, name))):
+                    if kind is None or exclude.file(parts, name):
                         continue
                     files.append((name, kind, entry))
         except OSError as e:
@@ -155,6 +168,9 @@ def walk(root: str, exclude: re.Pattern[str] | None, problems: list[str]) -> Ite
 
 Item = tuple[str, str, str, tuple[str, ...], bool]  # path, name, kind, dir parts, rejected
 Result = tuple[str, str | None, tuple | None]  # status, reason, exposure row
+# What a batch sends back: its distinct setups once, then per file (status, reason, index of
+# its setup, its exposure values) — half the bytes of full rows, and no per-row split here.
+BatchResult = tuple[list[tuple], list[tuple[str, str | None, int | None, tuple | None]]]
 
 
 def read_one(item: Item, rule: NightRule, opener: Opener = os.open) -> Result:
@@ -177,20 +193,53 @@ def read_one(item: Item, rule: NightRule, opener: Opener = os.open) -> Result:
 
 
 _thread_pool: cf.ThreadPoolExecutor | None = None
+_PROBE = 8  # files read one by one to learn whether this storage is slow to answer
+_SLOW_OPEN_S = 0.0002  # a local open takes a few µs; a network share's, a millisecond
 
 
-def read_batch(items: list[Item], rule: NightRule, threads: int, opener: Opener = os.open) -> list[Result]:
-    """Read a batch; with threads > 1 its files are read by that many threads at once so
-    that slow opens (a NAS) overlap."""
+def read_batch(items: list[Item], rule: NightRule, threads: int, opener: Opener = os.open) -> BatchResult:
+    return _compact(_read_all(items, rule, threads, opener))
+
+
+def _compact(results: list[Result]) -> BatchResult:
+    setups: dict[tuple, int] = {}
+    rows = []
+    for status, reason, row in results:
+        if row is None:
+            rows.append((status, reason, None, None))
+        else:
+            setup = L.setup_part(row)
+            rows.append((status, reason, setups.setdefault(setup, len(setups)), L.exposure_part(row)))
+    return list(setups), rows
+
+
+def _read_all(items: list[Item], rule: NightRule, threads: int, opener: Opener) -> list[Result]:
+    """Read a batch. Its first files are read one by one, timing their opens: when the storage
+    is slow to answer (a NAS) the rest is read by ``threads`` threads at once so the waits
+    overlap; on a local disk threads would only fight over the GIL."""
     global _thread_pool
-    if threads <= 1 or len(items) < 2 * threads:
+    if threads <= 1 or len(items) <= 2 * _PROBE:
         return [read_one(it, rule, opener) for it in items]
+    spent = 0.0
+
+    def timed(path: str, flags: int) -> int:
+        nonlocal spent
+        t = time.perf_counter()
+        try:
+            return opener(path, flags)
+        finally:
+            spent += time.perf_counter() - t
+
+    head = [read_one(it, rule, timed) for it in items[:_PROBE]]
+    rest = items[_PROBE:]
+    if spent < _SLOW_OPEN_S * _PROBE:
+        return head + [read_one(it, rule, opener) for it in rest]
     if _thread_pool is None:
         _thread_pool = cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pl-tui-read")
-    step = -(-len(items) // threads)
-    chunks = [items[i : i + step] for i in range(0, len(items), step)]
+    step = -(-len(rest) // threads)
+    chunks = [rest[i : i + step] for i in range(0, len(rest), step)]
     parts = _thread_pool.map(lambda ch: [read_one(it, rule, opener) for it in ch], chunks)
-    return [r for part in parts for r in part]
+    return head + [r for part in parts for r in part]
 
 
 class _Readers:
@@ -211,9 +260,10 @@ class _Readers:
 
     @property
     def max_in_flight(self) -> int:
-        return 3 * self.workers if self._procs is not None else max(2, self.threads)
+        # enough queued work that readers stay busy while this process writes a batch
+        return 8 * self.workers if self._procs is not None else max(2, self.threads)
 
-    def submit(self, items: list[Item], rule: NightRule) -> cf.Future[list[Result]]:
+    def submit(self, items: list[Item], rule: NightRule) -> cf.Future[BatchResult]:
         self.submitted += len(items)
         if self._procs is None and self.workers > 0 and self.submitted > PROCESS_THRESHOLD:
             self._procs = cf.ProcessPoolExecutor(
@@ -221,7 +271,7 @@ class _Readers:
             )
         if self._procs is not None:
             return self._procs.submit(read_batch, items, rule, self.threads, self.opener)
-        return self._local.submit(lambda: [read_one(it, rule, self.opener) for it in items])
+        return self._local.submit(read_batch, items, rule, 1, self.opener)
 
     def close(self, cancel: bool) -> None:
         self._local.shutdown(wait=True, cancel_futures=cancel)
@@ -265,10 +315,10 @@ class _Scan:
         self.stop = stop
         self.callback = progress
         self.p = ScanProgress()
-        self.exclude = compile_globs(config.exclude)
-        self.reject = compile_globs(config.reject)
+        self.exclude = Globs.compile(config.exclude)
+        self.reject = Globs.compile(config.reject)
         self.readers = _Readers(workers, threads, opener)
-        self.in_flight: dict[cf.Future[list[Result]], list[_Pending]] = {}
+        self.in_flight: dict[cf.Future[BatchResult], list[_Pending]] = {}
         self.to_write: list[L.FileRecord] = []
         self.started = time.monotonic()
         self.last_emit = 0.0
@@ -296,6 +346,7 @@ class _Scan:
             return
         if force or len(self.to_write) >= WRITE_BATCH or time.monotonic() - self.last_write > WRITE_INTERVAL_S:
             self.writer.write(self.to_write)
+            self.writer.commit()
             self.p.indexed += len(self.to_write)
             self.to_write = []
             self.last_write = time.monotonic()
@@ -308,14 +359,18 @@ class _Scan:
             list(self.in_flight), timeout=None if block else 0, return_when=cf.FIRST_COMPLETED
         )
         for fut in done:
-            pendings = self.in_flight.pop(fut)
-            results = fut.result()
-            for pend, (status, reason, row) in zip(pendings, results, strict=True):
-                self._record(pend, status, reason, row)
+            self._take(self.in_flight.pop(fut), fut.result())
         self.flush()
         self.emit()
 
-    def _record(self, pend: _Pending, status: str, reason: str | None, row: tuple | None) -> None:
+    def _take(self, pendings: list[_Pending], result: BatchResult) -> None:
+        setups, rows = result
+        for pend, (status, reason, setup, row) in zip(pendings, rows, strict=True):
+            self._record(pend, status, reason, row, None if setup is None else setups[setup])
+
+    def _record(
+        self, pend: _Pending, status: str, reason: str | None, row: tuple | None, setup: tuple | None = None
+    ) -> None:
         p = self.p
         if status == L.UNREADABLE:
             p.unreadable += 1
@@ -328,7 +383,8 @@ class _Scan:
             p.new += 1
         self.to_write.append(
             L.FileRecord(
-                pend.dir_id, pend.name, pend.size, pend.mtime_ns, status, reason, row, pend.file_id, pend.old_identity
+                pend.dir_id, pend.name, pend.size, pend.mtime_ns, status, reason, row, setup, pend.file_id,
+                pend.old_identity,
             )
         )
 
@@ -369,6 +425,7 @@ class _Scan:
                 any_entry = True
             now_ns = time.time_ns()
             seen: set[str] = set()
+            folder_rejected = self.reject.folder(d.parts)
             for name, kind, entry in d.files:
                 self.p.found += 1
                 try:
@@ -402,8 +459,7 @@ class _Scan:
                     continue
                 if did is None:
                     did = known_dirs[d.path] = w.dir_id(d.path, root_id)
-                rel = "/" + "/".join((*d.parts, name))
-                rejected = self.reject is not None and self.reject.match(rel) is not None
+                rejected = folder_rejected or self.reject.file(d.parts, name)
                 retry = same and prev[3] == L.UNREADABLE  # type: ignore[index]
                 pend = _Pending(
                     did, name, entry.path, size, mtime, prev[0] if prev else None, prev[4] if prev else None, retry
@@ -459,8 +515,7 @@ class _Scan:
                             self.collect(block=True)
                     else:  # keep what finished; the rest is read next time
                         for fut in [f for f in self.in_flight if f.done() and not f.cancelled()]:
-                            for pend, res in zip(self.in_flight.pop(fut), fut.result(), strict=True):
-                                self._record(pend, *res)
+                            self._take(self.in_flight.pop(fut), fut.result())
                         self.in_flight.clear()
                     self.flush(force=True)
                 if not cancelled:
@@ -470,6 +525,7 @@ class _Scan:
                             "UPDATE roots SET night_rule = ?, last_walk_ms = ? WHERE id = ?",
                             (rule_key, int(time.time() * 1000), root_id),
                         )
+                self.writer.commit()
                 self.p.state = "cancelled" if cancelled else "complete"
                 L.finish_scan(self.conn, scan_id, self.p.state, self.p.counts())
                 self.p.done = True
@@ -505,7 +561,7 @@ def scan(
         stop or threading.Event(),
         progress,
         n_workers,
-        threads if threads is not None else 4,
+        threads if threads is not None else 8,
         opener,
         wait_for_lock,
     )

@@ -373,12 +373,13 @@ def test_async_scan_yields_progress_then_done(small: Path, ledger_path: Path) ->
 
 
 def test_stop_cancels_cleanly_and_the_next_scan_resumes(make_fits, archive: Path, ledger_path: Path) -> None:  # noqa: ANN001
-    for i in range(300):
-        light(make_fits, f"d{i // 50}/f{i}.fits", f"2024-08-13T21:{i // 60:02d}:{i % 60:02d}.100")
+    n = 1000
+    for i in range(n):
+        light(make_fits, f"d{i // 50}/f{i}.fits", f"2024-08-13T{20 + i // 3600}:{i // 60 % 60:02d}:{i % 60:02d}.100")
     stop = threading.Event()
 
     def slow(path: str, flags: int) -> int:
-        time.sleep(0.02)  # 300 files on 4 threads: ~1.5 s, and the first batch is written at 0.5 s
+        time.sleep(0.02)  # 1000 files on 8 threads: ~2.5 s; the first batch is written at 0.5 s
         return os.open(path, flags)
 
     def on_progress(p) -> None:  # noqa: ANN001
@@ -386,10 +387,10 @@ def test_stop_cancels_cleanly_and_the_next_scan_resumes(make_fits, archive: Path
             stop.set()
 
     p = scan(ledger_path, [str(archive)], Config(settle_seconds=0), stop=stop, progress=on_progress, workers=0, opener=slow)
-    assert p.state == "cancelled" and 0 < p.indexed < 300 and p.missing == 0
+    assert p.state == "cancelled" and 0 < p.indexed < n and p.missing == 0
     p2 = scan(ledger_path, [str(archive)], Config(settle_seconds=0), workers=0)
-    assert p2.state == "complete" and p2.unchanged == p.indexed and p2.new == 300 - p.indexed
-    assert totals(ledger_path)[0][2] == 300
+    assert p2.state == "complete" and p2.unchanged == p.indexed and p2.new == n - p.indexed
+    assert totals(ledger_path)[0][2] == n
 
 
 def test_night_rule_change_recomputes_nights(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:  # noqa: ANN001
@@ -541,11 +542,14 @@ def test_random_ledgers_keep_the_invariants(tmp_path: Path, items: list, gone: l
         cards = {"OBJECT": target, "FILTER": filt, "IMAGETYP": itype, "EXPTIME": exp, "INSTRUME": cam,
                  "DATE-OBS": f"2024-08-13T21:{minute:02d}:00.100"}  # fmt: skip
         frame = normalize({k: v for k, v in cards.items() if v is not None}, b"", f"f{i}", (), NightRule(tz="UTC"))
-        recs.append(L.FileRecord(w.dir_id(f"/r/d{i % 3}", root), f"f{i}.fits", 1, 1, status, None, exposure_row(frame)))
+        recs.append(
+            L.FileRecord(w.dir_id(f"/r/d{i % 3}", root), f"f{i}.fits", 1, 1, status, None, *L.split_row(exposure_row(frame)))
+        )
     for k in range(0, len(recs), 7):  # several batches, so identities meet across them
         w.write(recs[k : k + 7])
     ids = [r[0] for r in conn.execute("SELECT id FROM files ORDER BY id")]
     w.mark_missing([ids[g] for g in set(gone) if g < len(ids)])
+    w.commit()
     conn.close()
     invariants(path)
     # and the tallies equal a direct count of counting exposures
