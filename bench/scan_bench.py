@@ -115,7 +115,6 @@ kw = {{}}
 if {latency_ms!r} > 0:
     os.environ["PL_BENCH_LATENCY_MS"] = {str(latency_ms)!r}
     kw["opener"] = slow_open
-    kw["threads"] = 16
 t = time.perf_counter()
 p = scan({str(ledger)!r}, [{str(root)!r}], Config(settle_seconds=0), workers={workers!r}, **kw)
 el = time.perf_counter() - t
@@ -208,9 +207,12 @@ def main() -> None:
     conn.close()
     size = ledger.stat().st_size
     print(f"ledger: {size / n:.0f} bytes/frame ({size / 1e6:.1f} MB)", flush=True)
+    cold = run_scan_child(ledger, archive)  # the first rescan also warms the ledger's pages
+    cold_rate = cold["unchanged"] / cold["elapsed"]
     rescan = run_scan_child(ledger, archive)
     rescan_rate = rescan["unchanged"] / rescan["elapsed"]
-    print(f"rescan, nothing changed: {rescan_rate:,.0f} files/s ({rescan_rate / base_walk:.2f}x the stat walk)", flush=True)
+    print(f"rescan, nothing changed: {rescan_rate:,.0f} files/s ({rescan_rate / base_walk:.2f}x the stat walk; "
+          f"first rescan after the scan {cold_rate:,.0f} files/s)", flush=True)
 
     lat_archive = work / f"archive-lat-{args.latency_frames}"
     if not lat_archive.exists():
@@ -250,6 +252,7 @@ def main() -> None:
         first_rate=first_rate,
         first_us=first["elapsed"] / n * 1e6,
         rescan_rate=rescan_rate,
+        rescan_cold_rate=cold_rate,
         lat_rate=lat_rate,
         lat_frames=len(lat_paths),
         bytes_per_frame=size / n,
@@ -285,7 +288,7 @@ def record(f: dict) -> None:
             "≥ 25,000 frames/s", f["first_rate"] >= 25_000,
             f"{f['first_us'] / f['base_read_us']:.1f}× the plain read; fitsio alone is {f['base_fitsio_us'] / f['first_us']:.0f}× slower"),
         row("rescan, nothing changed", f"{f['rescan_rate']:,.0f} files/s", "≥ 150,000 files/s", f["rescan_rate"] >= 150_000,
-            f"{f['rescan_rate'] / f['base_walk']:.2f}× the stat walk"),
+            f"{f['rescan_rate'] / f['base_walk']:.2f}× the stat walk (the first rescan after the scan: {f['rescan_cold_rate']:,.0f} files/s)"),
         row(f"scan with 1 ms added to every open ({f['lat_frames']:,} frames)", f"{f['lat_rate']:,.0f} frames/s",
             "≥ 8,000 frames/s", f["lat_rate"] >= 8_000, f"{f['lat_rate'] / 1000 * (1 + f['base_read_us'] / 1000):.1f}× a serial reader's ceiling"),
         row("ledger size", f"{f['bytes_per_frame']:.0f} bytes/frame", "≤ 400 bytes/frame", f["bytes_per_frame"] <= 400, "PL states 1–2 kB"),

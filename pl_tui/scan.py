@@ -195,9 +195,14 @@ def read_one(item: Item, rule: NightRule, opener: Opener = os.open) -> Result:
 _thread_pool: cf.ThreadPoolExecutor | None = None
 _PROBE = 8  # files read one by one to learn whether this storage is slow to answer
 _SLOW_OPEN_S = 0.0002  # a local open takes a few µs; a network share's, a millisecond
+_slow_until = 0.0  # until then, this process knows its storage is slow and skips the probe
 
 
 def read_batch(items: list[Item], rule: NightRule, threads: int, opener: Opener = os.open) -> BatchResult:
+    """Read a batch. On a local disk files are read one after another (threads would only
+    fight over the GIL). When opens are slow — a NAS answering each a millisecond late — the
+    batch is read by ``threads`` threads at once so the waits overlap. Which case this is, the
+    first files of a batch tell, timed; the verdict "slow" is kept for a few seconds."""
     return _compact(_read_all(items, rule, threads, opener))
 
 
@@ -214,29 +219,30 @@ def _compact(results: list[Result]) -> BatchResult:
 
 
 def _read_all(items: list[Item], rule: NightRule, threads: int, opener: Opener) -> list[Result]:
-    """Read a batch. Its first files are read one by one, timing their opens: when the storage
-    is slow to answer (a NAS) the rest is read by ``threads`` threads at once so the waits
-    overlap; on a local disk threads would only fight over the GIL."""
-    global _thread_pool
+    global _thread_pool, _slow_until
     if threads <= 1 or len(items) <= 2 * _PROBE:
         return [read_one(it, rule, opener) for it in items]
-    spent = 0.0
+    head: list[Result] = []
+    rest = items
+    if time.monotonic() > _slow_until:
+        spent = 0.0
 
-    def timed(path: str, flags: int) -> int:
-        nonlocal spent
-        t = time.perf_counter()
-        try:
-            return opener(path, flags)
-        finally:
-            spent += time.perf_counter() - t
+        def timed(path: str, flags: int) -> int:
+            nonlocal spent
+            t = time.perf_counter()
+            try:
+                return opener(path, flags)
+            finally:
+                spent += time.perf_counter() - t
 
-    head = [read_one(it, rule, timed) for it in items[:_PROBE]]
-    rest = items[_PROBE:]
-    if spent < _SLOW_OPEN_S * _PROBE:
-        return head + [read_one(it, rule, opener) for it in rest]
+        head = [read_one(it, rule, timed) for it in items[:_PROBE]]
+        rest = items[_PROBE:]
+        if spent < _SLOW_OPEN_S * _PROBE:
+            return head + [read_one(it, rule, opener) for it in rest]
+        _slow_until = time.monotonic() + 5.0
     if _thread_pool is None:
         _thread_pool = cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pl-tui-read")
-    step = -(-len(rest) // threads)
+    step = max(1, len(rest) // (4 * threads))  # small chunks: no thread idles while one lags
     chunks = [rest[i : i + step] for i in range(0, len(rest), step)]
     parts = _thread_pool.map(lambda ch: [read_one(it, rule, opener) for it in ch], chunks)
     return head + [r for part in parts for r in part]
@@ -561,7 +567,7 @@ def scan(
         stop or threading.Event(),
         progress,
         n_workers,
-        threads if threads is not None else 8,
+        threads if threads is not None else 32,
         opener,
         wait_for_lock,
     )
