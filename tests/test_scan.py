@@ -379,14 +379,17 @@ def test_stop_cancels_cleanly_and_the_next_scan_resumes(make_fits, archive: Path
     stop = threading.Event()
 
     def slow(path: str, flags: int) -> int:
-        time.sleep(0.02)  # 1000 files on 8 threads: ~2.5 s; the first batch is written at 0.5 s
+        time.sleep(0.01)  # 1000 files, two batches of 32 at a time: ~5 s; the first write at ~0.5 s
         return os.open(path, flags)
 
     def on_progress(p) -> None:  # noqa: ANN001
         if p.indexed > 0:
             stop.set()
 
-    p = scan(ledger_path, [str(archive)], Config(settle_seconds=0), stop=stop, progress=on_progress, workers=0, opener=slow)
+    p = scan(
+        ledger_path, [str(archive)], Config(settle_seconds=0), stop=stop, progress=on_progress, workers=0, threads=2,
+        opener=slow,
+    )
     assert p.state == "cancelled" and 0 < p.indexed < n and p.missing == 0
     p2 = scan(ledger_path, [str(archive)], Config(settle_seconds=0), workers=0)
     assert p2.state == "complete" and p2.unchanged == p.indexed and p2.new == n - p.indexed
