@@ -138,7 +138,7 @@ def build_query_ledger(path: Path, n: int) -> float:
     dir_id = None
     for i in range(n):
         if i % 50 == 0:
-            night += timedelta(hours=rnd.randint(0, 30))
+            night += timedelta(hours=rnd.randint(1, 30))  # never two folders at the same instant
             target, ra, dec = rnd.choice(TARGETS)
             filt, exp = rnd.choice(FILTERS)
             dir_id = w.dir_id(f"/archive/{night:%Y-%m-%d}/{target}/{filt}/{i}", root_id)

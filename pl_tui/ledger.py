@@ -133,8 +133,9 @@ def _exposure_columns_sql() -> str:
 
 # Tally keys use '' for "none" internally (a UNIQUE key cannot hold NULLs that collide);
 # queries turn '' back into NULL. Normalisation never produces an empty name.
-_TALLY_KEY = "session_date, target, filter, setup_id"
-_TALLY_SOURCES = (("session_date", "session_date"), ("target", "eff_target"), ("filter", "eff_filter"))
+# Keyed in report order: Sessions read the table in key order, and --target is a key prefix.
+_TALLY_KEY = "target, filter, session_date, setup_id"
+_TALLY_SOURCES = (("target", "eff_target"), ("filter", "eff_filter"), ("session_date", "session_date"))
 
 
 def _tally_values(row: str) -> str:
@@ -199,9 +200,9 @@ CREATE TABLE exposures (
   {_exposure_columns_sql()}
 );
 CREATE TABLE tallies (
-  session_date TEXT NOT NULL,
   target TEXT NOT NULL,
   filter TEXT NOT NULL,
+  session_date TEXT NOT NULL,
   setup_id INTEGER NOT NULL,
   frame_count INTEGER NOT NULL,
   total_us INTEGER NOT NULL,
@@ -695,39 +696,30 @@ def totals(conn: sqlite3.Connection, target: str | None = None, filter: str | No
 def sessions(conn: sqlite3.Connection, target: str | None = None, filter: str | None = None) -> list[SessionRow]:
     """One row per (night, target, filter), with the cameras and telescopes used (';'-joined)."""
     where, params = _where(_key(target), _key(filter), "t.target", "t.filter")
-    out: list[SessionRow] = []
-    cur = conn.execute(
-        "SELECT t.session_date, t.target, t.filter, s.instrume, s.telescop, t.frame_count, t.total_us "
+    rows = conn.execute(
+        "SELECT t.target, t.filter, t.session_date, s.instrume, s.telescop, t.frame_count, t.total_us "
         f"FROM tallies t JOIN setups s ON s.id = t.setup_id{where} "
         "ORDER BY t.target = '', t.target, t.filter = '', t.filter, t.session_date = '', t.session_date",
         params,
-    )
-    key = None
-    n = us = 0
-    cams: set[str] = set()
-    scopes: set[str] = set()
-    for d, t, f, cam, scope, count, total in cur:
-        k = (d, t, f)
-        if k != key:
-            if key is not None:
-                out.append(_session_row(key, n, us, cams, scopes))
-            key, n, us, cams, scopes = k, 0, 0, set(), set()
-        n += count
-        us += total
-        if cam:
-            cams.add(cam)
-        if scope:
-            scopes.add(scope)
-    if key is not None:
-        out.append(_session_row(key, n, us, cams, scopes))
+    ).fetchall()
+    out: list[SessionRow] = []
+    i, n_rows = 0, len(rows)
+    while i < n_rows:
+        t, f, d, cam, scope, n, us = rows[i]
+        j = i + 1
+        if j < n_rows and rows[j][:3] == (t, f, d):  # several setups in one session: merge them
+            cams, scopes = {cam}, {scope}
+            while j < n_rows and rows[j][:3] == (t, f, d):
+                cams.add(rows[j][3])
+                scopes.add(rows[j][4])
+                n += rows[j][5]
+                us += rows[j][6]
+                j += 1
+            cam = ";".join(sorted(c for c in cams if c)) or None
+            scope = ";".join(sorted(s for s in scopes if s)) or None
+        out.append(SessionRow(_none(d), _none(t), _none(f), n, us / 1_000_000, cam, scope))
+        i = j
     return out
-
-
-def _session_row(key: tuple[str, str, str], n: int, us: int, cams: set[str], scopes: set[str]) -> SessionRow:
-    d, t, f = key
-    return SessionRow(
-        _none(d), _none(t), _none(f), n, us / 1_000_000, ";".join(sorted(cams)) or None, ";".join(sorted(scopes)) or None
-    )
 
 
 def _key(v: str | None) -> str | None:
@@ -748,7 +740,7 @@ def rebuild_tallies(conn: sqlite3.Connection) -> None:
         conn.execute("DELETE FROM tallies")
         conn.execute(
             f"INSERT INTO tallies ({_TALLY_KEY}, frame_count, total_us) "
-            "SELECT COALESCE(session_date, ''), COALESCE(eff_target, ''), COALESCE(eff_filter, ''), "
+            "SELECT COALESCE(eff_target, ''), COALESCE(eff_filter, ''), COALESCE(session_date, ''), "
             "setup_id, count(*), COALESCE(SUM(exposure_us), 0) "
             "FROM exposures WHERE counting GROUP BY 1, 2, 3, 4"
         )
