@@ -17,23 +17,21 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from pl_tui import ledger as L  # noqa: E402
-from pl_tui.config import Config  # noqa: E402
-from pl_tui.demo import nina_cards  # noqa: E402
-from pl_tui.fitsgen import write_fits  # noqa: E402
-from pl_tui.normalize import exposure_row, normalize  # noqa: E402
+from pl_tui import ledger as L
+from pl_tui.demo import nina_cards
+from pl_tui.fitsgen import write_fits
+from pl_tui.normalize import exposure_row, normalize
 
 TARGETS = [("M 81", 148.9, 69.1), ("NGC 7000", 314.7, 44.3), ("IC 1396", 324.7, 57.5), ("Sh2-129", 325.8, 60.2)]
 FILTERS = [("L", 120.0), ("R", 120.0), ("G", 120.0), ("B", 120.0), ("Ha", 300.0), ("OIII", 300.0), ("SII", 300.0)]
@@ -43,7 +41,7 @@ def generate(root: Path, n: int, seed: int = 1) -> None:
     """n frames, date-first layout, ~50 frames per folder."""
     rnd = random.Random(seed)
     made = 0
-    night = datetime(2022, 1, 1, 19, 0, tzinfo=timezone.utc)
+    night = datetime(2022, 1, 1, 19, 0, tzinfo=UTC)
     while made < n:
         night += timedelta(days=rnd.randint(1, 3))
         target, ra, dec = rnd.choice(TARGETS)
@@ -134,7 +132,7 @@ def build_query_ledger(path: Path, n: int) -> float:
     root_id = w.root_id("/archive")
     t0 = time.perf_counter()
     batch: list[L.FileRecord] = []
-    night = datetime(2015, 1, 1, 20, 0, tzinfo=timezone.utc)
+    night = datetime(2015, 1, 1, 20, 0, tzinfo=UTC)
     dir_id = None
     for i in range(n):
         if i % 50 == 0:
@@ -143,10 +141,12 @@ def build_query_ledger(path: Path, n: int) -> float:
             filt, exp = rnd.choice(FILTERS)
             dir_id = w.dir_id(f"/archive/{night:%Y-%m-%d}/{target}/{filt}/{i}", root_id)
         t = night + timedelta(seconds=(i % 50) * (exp + 2))
-        cards = dict((c[0], c[1]) for c in nina_cards(target, filt, t, exp, ra=ra, dec=dec) if not isinstance(c, str))
+        cards = {c[0]: c[1] for c in nina_cards(target, filt, t, exp, ra=ra, dec=dec) if not isinstance(c, str)}
         cards["NAXIS1"], cards["NAXIS2"] = 6248, 4176
         frame = normalize(cards, b"", f"f{i}", ())
-        batch.append(L.FileRecord(dir_id, f"f{i:07d}.fits", 52_000_000, i, L.ACCEPTED, None, *L.split_row(exposure_row(frame))))
+        batch.append(
+            L.FileRecord(dir_id, f"f{i:07d}.fits", 52_000_000, i, L.ACCEPTED, None, *L.split_row(exposure_row(frame)))
+        )
         if len(batch) >= 20000:
             w.write(batch)
             w.commit()
@@ -190,17 +190,23 @@ def main() -> None:
     base_read_us = baseline_read(paths)
     base_fitsio_us = baseline_fitsio(paths[:2000])
     base_walk = baseline_stat_walk(archive)
-    print(f"baseline: plain header read {base_read_us:.1f} µs/file, fitsio {base_fitsio_us:.0f} µs/file, "
-          f"stat walk {base_walk:,.0f} files/s", flush=True)
+    print(
+        f"baseline: plain header read {base_read_us:.1f} µs/file, fitsio {base_fitsio_us:.0f} µs/file, "
+        f"stat walk {base_walk:,.0f} files/s",
+        flush=True,
+    )
 
     ledger = work / "bench.sqlite"
     for p in work.glob("bench.sqlite*"):
         p.unlink()
     first = run_scan_child(ledger, archive)
     first_rate = first["indexed"] / first["elapsed"]
-    print(f"first scan: {first['indexed']} frames in {first['elapsed']:.2f} s = {first_rate:,.0f} frames/s "
-          f"({first['elapsed'] / n * 1e6:.1f} µs/frame = {first['elapsed'] / n * 1e6 / base_read_us:.1f}x the plain read)",
-          flush=True)
+    print(
+        f"first scan: {first['indexed']} frames in {first['elapsed']:.2f} s = {first_rate:,.0f} frames/s "
+        f"({first['elapsed'] / n * 1e6:.1f} µs/frame = "
+        f"{first['elapsed'] / n * 1e6 / base_read_us:.1f}x the plain read)",
+        flush=True,
+    )
     size = sum(p.stat().st_size for p in work.glob("bench.sqlite*"))
     conn = L.connect(ledger)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -211,8 +217,11 @@ def main() -> None:
     cold_rate = cold["unchanged"] / cold["elapsed"]
     rescan = run_scan_child(ledger, archive)
     rescan_rate = rescan["unchanged"] / rescan["elapsed"]
-    print(f"rescan, nothing changed: {rescan_rate:,.0f} files/s ({rescan_rate / base_walk:.2f}x the stat walk; "
-          f"first rescan after the scan {cold_rate:,.0f} files/s)", flush=True)
+    print(
+        f"rescan, nothing changed: {rescan_rate:,.0f} files/s ({rescan_rate / base_walk:.2f}x the stat walk; "
+        f"first rescan after the scan {cold_rate:,.0f} files/s)",
+        flush=True,
+    )
 
     lat_archive = work / f"archive-lat-{args.latency_frames}"
     if not lat_archive.exists():
@@ -224,8 +233,10 @@ def main() -> None:
         p.unlink()
     lat = run_scan_child(lat_ledger, lat_archive, latency_ms=1.0)
     lat_rate = lat["indexed"] / lat["elapsed"]
-    print(f"scan with +1 ms per open: {lat_rate:,.0f} frames/s (serial floor: {1000 / (1 + base_read_us / 1000):,.0f}/s)",
-          flush=True)
+    print(
+        f"scan with +1 ms per open: {lat_rate:,.0f} frames/s (serial floor: {1000 / (1 + base_read_us / 1000):,.0f}/s)",
+        flush=True,
+    )
 
     qledger = work / f"query-{args.query_frames}.sqlite"
     if not qledger.exists():
@@ -237,32 +248,35 @@ def main() -> None:
     totals_ms = time_query(qledger, L.totals)
     sessions_ms = time_query(qledger, L.sessions)
     scan_count_ms = time_query(qledger, L.counting_frame_count, repeat=1)
-    print(f"queries on {q_n:,} counting frames: totals {totals_ms:.1f} ms, sessions {sessions_ms:.1f} ms "
-          f"(a GROUP BY over the exposures themselves: {scan_count_ms:.0f} ms just to count them)", flush=True)
+    print(
+        f"queries on {q_n:,} counting frames: totals {totals_ms:.1f} ms, sessions {sessions_ms:.1f} ms "
+        f"(a GROUP BY over the exposures themselves: {scan_count_ms:.0f} ms just to count them)",
+        flush=True,
+    )
 
     rss_mb = max(first["rss_self_kb"], 1) / 1024
     rss_child_mb = first["rss_children_kb"] / 1024
     print(f"peak RSS: scanner {rss_mb:.0f} MB, largest reader process {rss_child_mb:.0f} MB", flush=True)
 
-    figures = dict(
-        frames=n,
-        base_read_us=base_read_us,
-        base_fitsio_us=base_fitsio_us,
-        base_walk=base_walk,
-        first_rate=first_rate,
-        first_us=first["elapsed"] / n * 1e6,
-        rescan_rate=rescan_rate,
-        rescan_cold_rate=cold_rate,
-        lat_rate=lat_rate,
-        lat_frames=len(lat_paths),
-        bytes_per_frame=size / n,
-        rss_mb=rss_mb,
-        rss_child_mb=rss_child_mb,
-        query_frames=q_n,
-        totals_ms=totals_ms,
-        sessions_ms=sessions_ms,
-        scan_count_ms=scan_count_ms,
-    )
+    figures = {
+        "frames": n,
+        "base_read_us": base_read_us,
+        "base_fitsio_us": base_fitsio_us,
+        "base_walk": base_walk,
+        "first_rate": first_rate,
+        "first_us": first["elapsed"] / n * 1e6,
+        "rescan_rate": rescan_rate,
+        "rescan_cold_rate": cold_rate,
+        "lat_rate": lat_rate,
+        "lat_frames": len(lat_paths),
+        "bytes_per_frame": size / n,
+        "rss_mb": rss_mb,
+        "rss_child_mb": rss_child_mb,
+        "query_frames": q_n,
+        "totals_ms": totals_ms,
+        "sessions_ms": sessions_ms,
+        "scan_count_ms": scan_count_ms,
+    }
     print(json.dumps(figures))
     if args.record:
         record(figures)
@@ -274,7 +288,10 @@ def main() -> None:
 def record(f: dict) -> None:
     cpu = os.cpu_count()
     date = datetime.now().strftime("%Y-%m-%d")
-    row = lambda name, val, target, ok, scale: f"| {name} | {val} | {target} | {'met' if ok else 'MISSED'} | {scale} |"  # noqa: E731
+
+    def row(name, val, target, ok, scale):
+        return f"| {name} | {val} | {target} | {'met' if ok else 'MISSED'} | {scale} |"
+
     lines = [
         f"## Scan benchmark — {date}, {cpu} CPUs, page cache warm, {f['frames']:,} NINA-like frames",
         "",
@@ -284,19 +301,57 @@ def record(f: dict) -> None:
         "",
         "| figure | measured | target | | vs baseline |",
         "|---|---|---|---|---|",
-        row("first full scan (walk + read + normalise + ledger)", f"{f['first_rate']:,.0f} frames/s ({f['first_us']:.1f} µs/frame)",
-            "≥ 25,000 frames/s", f["first_rate"] >= 25_000,
-            f"{f['first_us'] / f['base_read_us']:.1f}× the plain read; fitsio alone is {f['base_fitsio_us'] / f['first_us']:.0f}× slower"),
-        row("rescan, nothing changed", f"{f['rescan_rate']:,.0f} files/s", "≥ 150,000 files/s", f["rescan_rate"] >= 150_000,
-            f"{f['rescan_rate'] / f['base_walk']:.2f}× the stat walk (the first rescan after the scan: {f['rescan_cold_rate']:,.0f} files/s)"),
-        row(f"scan with 1 ms added to every open ({f['lat_frames']:,} frames)", f"{f['lat_rate']:,.0f} frames/s",
-            "≥ 8,000 frames/s", f["lat_rate"] >= 8_000, f"{f['lat_rate'] / 1000 * (1 + f['base_read_us'] / 1000):.1f}× a serial reader's ceiling"),
-        row("ledger size", f"{f['bytes_per_frame']:.0f} bytes/frame", "≤ 400 bytes/frame", f["bytes_per_frame"] <= 400, "PL states 1–2 kB"),
-        row("peak RSS of the 100k scan", f"{f['rss_mb']:.0f} MB (+ {f['rss_child_mb']:.0f} MB per reader process)",
-            "≤ 250 MB", f["rss_mb"] + f["rss_child_mb"] * 2 <= 250, "scanner + 2 readers"),
-        row(f"Totals on a {f['query_frames']:,}-frame ledger", f"{f['totals_ms']:.1f} ms", "≤ 100 ms", f["totals_ms"] <= 100,
-            f"counting the exposures directly takes {f['scan_count_ms']:.0f} ms"),
-        row(f"Sessions on a {f['query_frames']:,}-frame ledger", f"{f['sessions_ms']:.1f} ms", "≤ 100 ms", f["sessions_ms"] <= 100, ""),
+        row(
+            "first full scan (walk + read + normalise + ledger)",
+            f"{f['first_rate']:,.0f} frames/s ({f['first_us']:.1f} µs/frame)",
+            "≥ 25,000 frames/s",
+            f["first_rate"] >= 25_000,
+            f"{f['first_us'] / f['base_read_us']:.1f}× the plain read; "
+            f"fitsio alone is {f['base_fitsio_us'] / f['first_us']:.0f}× slower",
+        ),
+        row(
+            "rescan, nothing changed",
+            f"{f['rescan_rate']:,.0f} files/s",
+            "≥ 150,000 files/s",
+            f["rescan_rate"] >= 150_000,
+            f"{f['rescan_rate'] / f['base_walk']:.2f}× the stat walk "
+            f"(the first rescan after the scan: {f['rescan_cold_rate']:,.0f} files/s)",
+        ),
+        row(
+            f"scan with 1 ms added to every open ({f['lat_frames']:,} frames)",
+            f"{f['lat_rate']:,.0f} frames/s",
+            "≥ 8,000 frames/s",
+            f["lat_rate"] >= 8_000,
+            f"{f['lat_rate'] / 1000 * (1 + f['base_read_us'] / 1000):.1f}× a serial reader's ceiling",
+        ),
+        row(
+            "ledger size",
+            f"{f['bytes_per_frame']:.0f} bytes/frame",
+            "≤ 400 bytes/frame",
+            f["bytes_per_frame"] <= 400,
+            "PL states 1–2 kB",
+        ),
+        row(
+            "peak RSS of the 100k scan",
+            f"{f['rss_mb']:.0f} MB (+ {f['rss_child_mb']:.0f} MB per reader process)",
+            "≤ 250 MB",
+            f["rss_mb"] + f["rss_child_mb"] * 2 <= 250,
+            "scanner + 2 readers",
+        ),
+        row(
+            f"Totals on a {f['query_frames']:,}-frame ledger",
+            f"{f['totals_ms']:.1f} ms",
+            "≤ 100 ms",
+            f["totals_ms"] <= 100,
+            f"counting the exposures directly takes {f['scan_count_ms']:.0f} ms",
+        ),
+        row(
+            f"Sessions on a {f['query_frames']:,}-frame ledger",
+            f"{f['sessions_ms']:.1f} ms",
+            "≤ 100 ms",
+            f["sessions_ms"] <= 100,
+            "",
+        ),
         "",
         "Reproduce: `python bench/scan_bench.py --record` (see the script's docstring for smaller runs).",
         "",

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import __version__
 from . import ledger as L
 from .config import Config, ConfigError, default_ledger_path, load_config
-from .export import REPORTS, report_columns, report_rows, write_csv, write_json
+from .export import report_columns, report_rows, write_csv, write_json
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -31,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         parser.add_argument(
             "--ledger", type=Path, default=default, help="ledger file (default: $PL_TUI_LEDGER or the user data dir)"
         )
-        parser.add_argument("--config", type=Path, default=default, help="TOML config file (default: the user config dir)")
+        parser.add_argument(
+            "--config", type=Path, default=default, help="TOML config file (default: the user config dir)"
+        )
 
     common = argparse.ArgumentParser(add_help=False)
     add_globals(common, argparse.SUPPRESS)
@@ -130,7 +132,7 @@ def _run_scan(
     # Ctrl+C / SIGTERM: stop cleanly, keeping what was read (the next scan resumes)
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
-    def on_signal(signum, frame):  # noqa: ANN001, ARG001
+    def on_signal(signum, frame):
         stop.set()
 
     for s in previous:
@@ -142,7 +144,13 @@ def _run_scan(
             final = _scan_with_bar(ledger_path, archives, config, stop, wait, workers)
         else:
             final = scan(
-                ledger_path, archives, config, stop=stop, wait_for_lock=wait, workers=workers, progress=_plain_progress()
+                ledger_path,
+                archives,
+                config,
+                stop=stop,
+                wait_for_lock=wait,
+                workers=workers,
+                progress=_plain_progress(),
             )
     finally:
         for s, h in previous.items():
@@ -151,10 +159,10 @@ def _run_scan(
     return EXIT_ERROR if final.state == "cancelled" else EXIT_OK
 
 
-def _plain_progress():  # noqa: ANN202
+def _plain_progress():
     last = [0.0]
 
-    def show(p) -> None:  # noqa: ANN001
+    def show(p) -> None:
         for path, reason in p.new_unreadable:
             print(f"unreadable: {_printable(path)}: {reason}", file=sys.stderr)
         if p.done or p.elapsed_s - last[0] >= 2:
@@ -168,7 +176,7 @@ def _plain_progress():  # noqa: ANN202
     return show
 
 
-def _scan_with_bar(ledger_path: Path, archives: list[str], config: Config, stop: threading.Event, wait: bool, workers):  # noqa: ANN001, ANN202
+def _scan_with_bar(ledger_path: Path, archives: list[str], config: Config, stop: threading.Event, wait: bool, workers):
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.text import Text
@@ -188,7 +196,7 @@ def _scan_with_bar(ledger_path: Path, archives: list[str], config: Config, stop:
     ) as bar:
         task = bar.add_task("scanning", total=None, rate="0", folder="")
 
-        def show(p) -> None:  # noqa: ANN001
+        def show(p) -> None:
             for path, reason in p.new_unreadable:
                 bar.console.print(Text(f"unreadable: {_printable(path)}: {reason}", style="yellow"))
             done = p.new + p.changed + p.unchanged + p.deferred
@@ -206,7 +214,7 @@ def _scan_with_bar(ledger_path: Path, archives: list[str], config: Config, stop:
         return scan(ledger_path, archives, config, stop=stop, wait_for_lock=wait, workers=workers, progress=show)
 
 
-def _print_summary(p, ledger_path: Path) -> None:  # noqa: ANN001
+def _print_summary(p, ledger_path: Path) -> None:
     rate = p.indexed / p.elapsed_s if p.elapsed_s > 0 else 0.0
     state = "" if p.state == "complete" else f" ({p.state}: what was read is kept; scan again to resume)"
     print(
@@ -232,7 +240,7 @@ def _printable(s: str) -> str:
 # reports
 
 
-def cmd_report(args: argparse.Namespace, config: Config) -> int:  # noqa: ARG001
+def cmd_report(args: argparse.Namespace, config: Config) -> int:
     conn = L.connect(_ledger_path(args), create=False)
     try:
         columns = report_columns(args.command)
@@ -243,10 +251,12 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:  # noqa: ARG001
     return EXIT_OK
 
 
-def _emit(fmt: str, columns: tuple[str, ...], rows) -> None:  # noqa: ANN001
+def _emit(fmt: str, columns: tuple[str, ...], rows) -> None:
     out = sys.stdout
     if fmt == "csv":
-        stream = io.TextIOWrapper(out.buffer, encoding="utf-8", errors="surrogateescape", newline="", write_through=True)
+        stream = io.TextIOWrapper(
+            out.buffer, encoding="utf-8", errors="surrogateescape", newline="", write_through=True
+        )
         write_csv(stream, columns, rows)
         stream.detach()
     elif fmt == "json":
@@ -255,7 +265,7 @@ def _emit(fmt: str, columns: tuple[str, ...], rows) -> None:  # noqa: ANN001
         _table(columns, rows)
 
 
-def _table(columns: tuple[str, ...], rows) -> None:  # noqa: ANN001
+def _table(columns: tuple[str, ...], rows) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -265,7 +275,16 @@ def _table(columns: tuple[str, ...], rows) -> None:  # noqa: ANN001
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     for c in columns:
-        numeric = c in ("total_hours", "frame_count", "total_exposure_s", "exposure_s", "gain", "ccd_temp", "xbinning", "focallen")
+        numeric = c in (
+            "total_hours",
+            "frame_count",
+            "total_exposure_s",
+            "exposure_s",
+            "gain",
+            "ccd_temp",
+            "xbinning",
+            "focallen",
+        )
         table.add_column(c, justify="right" if numeric else "left", overflow="fold")
     n = 0
     for row in rows:
@@ -283,7 +302,7 @@ def _table(columns: tuple[str, ...], rows) -> None:  # noqa: ANN001
 # buckets
 
 
-def cmd_buckets(args: argparse.Namespace, config: Config) -> int:  # noqa: ARG001
+def cmd_buckets(args: argparse.Namespace, config: Config) -> int:
     conn = L.connect(_ledger_path(args), create=False)
     try:
         if args.name is None:
@@ -310,7 +329,9 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     data = Path(platformdirs.user_data_dir("pl-tui", appauthor=False))
     archive = (args.dir or data / "demo-archive").expanduser()
     # the demo keeps its own ledger unless told otherwise: it must not mix into the user's
-    ledger_path = args.ledger or (Path(os.environ["PL_TUI_LEDGER"]) if os.environ.get("PL_TUI_LEDGER") else data / "demo-ledger.sqlite")
+    ledger_path = args.ledger or (
+        Path(os.environ["PL_TUI_LEDGER"]) if os.environ.get("PL_TUI_LEDGER") else data / "demo-ledger.sqlite"
+    )
     if not (archive / "README.txt").exists():
         if archive.exists() and any(archive.iterdir()):
             raise UsageError(f"{archive} exists and is not a pl-tui demo archive; choose another --dir")

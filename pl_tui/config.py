@@ -114,9 +114,7 @@ def _from_dict(data: dict, path: Path) -> Config:
     for root, section in (data.get("archives") or {}).items():
         if isinstance(section, dict) and "time_zone" in section:
             where = f"[archives.{root!r}] time_zone"
-            cfg.archive_time_zones[os.path.normpath(os.path.expanduser(root))] = _zone(
-                section["time_zone"], where
-            )
+            cfg.archive_time_zones[os.path.normpath(os.path.expanduser(root))] = _zone(section["time_zone"], where)
     aliases = data.get("aliases") or {}
     cfg.target_aliases = _str_map(aliases.get("target", {}), "aliases.target")
     cfg.filter_aliases = _str_map(aliases.get("filter", {}), "aliases.filter")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import os
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .fitsgen import Card, header_bytes, write_fits, xisf_bytes
@@ -178,7 +178,7 @@ def build_demo_archive(root: str | os.PathLike[str], seed: int = 42) -> dict[str
         "Sh2-129": [("Ha", 6, 600.0), ("OIII", 6, 600.0)],
     }
     for n_idx, night in enumerate(NIGHTS_A):
-        base = datetime.fromisoformat(night + "T19:30:00").replace(tzinfo=timezone.utc)
+        base = datetime.fromisoformat(night + "T19:30:00").replace(tzinfo=UTC)
         for target, filters in plan.items():
             if (target == "Sh2-129") != (n_idx >= 2):
                 continue
@@ -187,10 +187,14 @@ def build_demo_archive(root: str | os.PathLike[str], seed: int = 42) -> dict[str
                 for k in range(n):
                     t += timedelta(seconds=exp + 3, milliseconds=rnd.randint(0, 999))
                     name = f"{target.replace(' ', '')}_{filt}_{exp:.0f}s_{k + 1:04d}.fits"
-                    ra, dec = (148.888, 69.065) if target == "M 81" else (314.7, 44.3) if "7000" in target else (325.8, 60.2)
+                    ra, dec = (
+                        (148.888, 69.065) if target == "M 81" else (314.7, 44.3) if "7000" in target else (325.8, 60.2)
+                    )
                     light(
                         root / night / "LIGHT" / target.replace(" ", "") / name,
-                        nina_cards(target, filt, t, exp, ra=ra, dec=dec, ccd_temp=-10.0 + rnd.choice((0, 0, 0.1, -0.1, 1.6))),
+                        nina_cards(
+                            target, filt, t, exp, ra=ra, dec=dec, ccd_temp=-10.0 + rnd.choice((0, 0, 0.1, -0.1, 1.6))
+                        ),
                     )
         # calibration for rig A that night
         for f_idx, filt in enumerate(("L", "R", "G", "B", "Ha", "OIII")):
@@ -204,31 +208,35 @@ def build_demo_archive(root: str | os.PathLike[str], seed: int = 42) -> dict[str
         for k in range(4):
             p = root / "Calibration" / "DARK" / f"DARK_{exp:.0f}s_{k + 1:04d}.fits"
             p.parent.mkdir(parents=True, exist_ok=True)
-            t = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc) + timedelta(seconds=k * (exp + 5) + exp)
+            t = datetime(2024, 3, 1, 12, 0, tzinfo=UTC) + timedelta(seconds=k * (exp + 5) + exp)
             write_fits(p, [c for c in nina_cards("", None, t, exp, "DARK") if c[0] != "OBJECT"], big)
             counts["calibration"] += 1
     for k in range(4):
         p = root / "Calibration" / "BIAS" / f"BIAS_{k + 1:04d}.fits"
-        t = datetime(2024, 3, 1, 11, 0, tzinfo=timezone.utc) + timedelta(milliseconds=k * 350)
+        t = datetime(2024, 3, 1, 11, 0, tzinfo=UTC) + timedelta(milliseconds=k * 350)
         p.parent.mkdir(parents=True, exist_ok=True)
         write_fits(p, [c for c in nina_cards("", None, t, 0.0, "BIAS") if c[0] != "OBJECT"], big)
         counts["calibration"] += 1
 
     # Rig B, SGP, target-first layout: M31/<night>/LIGHT/...
     for night in ("2024-09-02", "2024-09-03"):
-        t = datetime.fromisoformat(night + "T20:10:00").replace(tzinfo=timezone.utc)
+        t = datetime.fromisoformat(night + "T20:10:00").replace(tzinfo=UTC)
         for k in range(15):
             t += timedelta(seconds=183)
             light(root / "M31" / night / "LIGHT" / f"M31_{k + 1:03d}.fits", sgp_cards("M 31", t), (3008, 3008))
     # An SGP session that runs past UTC midnight: one night, not two
-    t = datetime(2024, 10, 5, 23, 30, tzinfo=timezone.utc)
+    t = datetime(2024, 10, 5, 23, 30, tzinfo=UTC)
     for k in range(8):
         t += timedelta(seconds=183)
-        light(root / "M31" / "2024-10-05" / "LIGHT" / f"M31_late_{k + 1:03d}.fits", sgp_cards("Andromeda Galaxy", t), (3008, 3008))
+        light(
+            root / "M31" / "2024-10-05" / "LIGHT" / f"M31_late_{k + 1:03d}.fits",
+            sgp_cards("Andromeda Galaxy", t),
+            (3008, 3008),
+        )
 
     # Rig C, Seestar: XISF from a smart telescope's export, and gzip-compressed FITS
     for k in range(6):
-        t = datetime(2024, 7, 14, 21, 40, tzinfo=timezone.utc) + timedelta(seconds=11 * k)
+        t = datetime(2024, 7, 14, 21, 40, tzinfo=UTC) + timedelta(seconds=11 * k)
         p = root / "Seestar" / "NGC 7000" / f"Light_NGC7000_10.0s_{k:03d}.fits.gz"
         p.parent.mkdir(parents=True, exist_ok=True)
         with gzip.open(p, "wb", compresslevel=1) as f:
@@ -236,7 +244,7 @@ def build_demo_archive(root: str | os.PathLike[str], seed: int = 42) -> dict[str
             f.write(b"\0" * 2880)
         counts["lights"] += 1
     for k in range(4):
-        t = datetime(2024, 7, 15, 21, 40, tzinfo=timezone.utc) + timedelta(seconds=11 * k)
+        t = datetime(2024, 7, 15, 21, 40, tzinfo=UTC) + timedelta(seconds=11 * k)
         kws = [(c[0], c[1]) for c in seestar_cards("NGC 7000", t)]
         p = root / "Seestar" / "NGC 7000" / f"Light_NGC7000_10.0s_{k + 10:03d}.xisf"
         p.write_bytes(xisf_bytes(kws, geometry="1080:1920:1", image_type="Light"))
@@ -268,24 +276,36 @@ def build_demo_archive(root: str | os.PathLike[str], seed: int = 42) -> dict[str
     rej = root / NIGHTS_A[1] / "LIGHT" / "M81" / "rejected"
     rej.mkdir(parents=True, exist_ok=True)
     for k in range(3):
-        t = datetime(2024, 3, 9, 23, 0, tzinfo=timezone.utc) + timedelta(seconds=130 * k)
+        t = datetime(2024, 3, 9, 23, 0, tzinfo=UTC) + timedelta(seconds=130 * k)
         write_fits(rej / f"M81_L_120s_cloud_{k + 1:04d}.fits", nina_cards("M 81", "L", t, 120.0), big)
         counts["other"] += 1
     # no OBJECT: the folder supplies the target (inferred → Unknown bucket)
     odd = root / NIGHTS_A[2] / "LIGHT" / "NGC7000"
-    t = datetime(2024, 4, 2, 22, 0, tzinfo=timezone.utc)
+    t = datetime(2024, 4, 2, 22, 0, tzinfo=UTC)
     for k in range(2):
-        cards = [c for c in nina_cards("", "Ha", t + timedelta(seconds=303 * k), 300.0, ra=314.7, dec=44.3) if c[0] != "OBJECT"]
+        cards = [
+            c
+            for c in nina_cards("", "Ha", t + timedelta(seconds=303 * k), 300.0, ra=314.7, dec=44.3)
+            if c[0] != "OBJECT"
+        ]
         light(odd / f"noname_Ha_{k + 1:04d}.fits", cards)
     # a mono light without filter
-    light(root / NIGHTS_A[2] / "LIGHT" / "M81" / "M81_nofilter_0001.fits",
-          nina_cards("M 81", None, datetime(2024, 4, 2, 23, 59, tzinfo=timezone.utc), 120.0))
+    light(
+        root / NIGHTS_A[2] / "LIGHT" / "M81" / "M81_nofilter_0001.fits",
+        nina_cards("M 81", None, datetime(2024, 4, 2, 23, 59, tzinfo=UTC), 120.0),
+    )
     broken = root / "Broken"
     broken.mkdir(parents=True, exist_ok=True)
     (broken / "empty.fits").write_bytes(b"")
     (broken / "tiny.fits").write_bytes(b"SIMPLE  =                    T" + b" " * 50)
-    (broken / "snapshot.fits").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(rnd.randrange(256) for _ in range(4000)))
-    (broken / "no_end.fits").write_bytes(header_bytes([("OBJECT", "M81")], (10, 10))[: 2880 * 2 - 80].replace(b"END" + b" " * 77, b" " * 80).ljust(5760, b" "))
+    (broken / "snapshot.fits").write_bytes(
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(rnd.randrange(256) for _ in range(4000))
+    )
+    (broken / "no_end.fits").write_bytes(
+        header_bytes([("OBJECT", "M81")], (10, 10))[: 2880 * 2 - 80]
+        .replace(b"END" + b" " * 77, b" " * 80)
+        .ljust(5760, b" ")
+    )
     counts["other"] += 4
     (root / "README.txt").write_text("pl-tui demo archive: sub-frames with headers only (sparse data units).\n")
     return counts

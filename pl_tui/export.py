@@ -39,7 +39,15 @@ def report_rows(
             yield (t.target, t.filter, round(t.total_hours, 4), t.frame_count, t.first_seen, t.last_seen)
     elif report == "sessions":
         for s in L.sessions(conn, target, filter):
-            yield (s.session_date, s.target, s.filter, s.frame_count, _clean(s.total_exposure_s), s.instrume, s.telescop)
+            yield (
+                s.session_date,
+                s.target,
+                s.filter,
+                s.frame_count,
+                _clean(s.total_exposure_s),
+                s.instrume,
+                s.telescop,
+            )
     elif report == "frames":
         yield from L.iter_frames(conn, target, filter, status)
     else:

@@ -124,13 +124,10 @@ def xisf_bytes(
 ) -> bytes:
     """A monolithic XISF file: signature, header length, XML header, then a small data block."""
     kw = "".join(
-        f"<FITSKeyword name={quoteattr(k)} value={quoteattr(_format_value(v).strip())} comment=\"\"/>"
+        f'<FITSKeyword name={quoteattr(k)} value={quoteattr(_format_value(v).strip())} comment=""/>'
         for k, v in keywords
     )
-    props = "".join(
-        f"<Property id={quoteattr(i)} type={quoteattr(t)} value={quoteattr(v)}/>"
-        for i, t, v in properties
-    )
+    props = "".join(f"<Property id={quoteattr(i)} type={quoteattr(t)} value={quoteattr(v)}/>" for i, t, v in properties)
     w, h, c = (int(x) for x in geometry.split(":"))
     nbytes = w * h * c * 2
     itype = f" imageType={quoteattr(image_type)}" if image_type else ""

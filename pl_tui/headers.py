@@ -14,6 +14,7 @@ person can act on. Files are opened read-only and never written.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
 import os
@@ -531,10 +532,8 @@ def parse_xisf_xml(xml_bytes: bytes) -> dict[str, object]:
                 continue
     geometry = (image.get("geometry") or "").split(":")
     if len(geometry) >= 2 and "NAXIS1" not in out:
-        try:
+        with contextlib.suppress(ValueError):
             out["NAXIS1"], out["NAXIS2"] = int(geometry[0]), int(geometry[1])
-        except ValueError:
-            pass
     if image.get("imageType") and "IMAGETYP" not in out:
         out["IMAGETYP"] = image.get("imageType")
     if any(el.get("id", "").startswith("PixInsight:ProcessingHistory") for el in props):

@@ -28,9 +28,8 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-
 from operator import itemgetter
+from pathlib import Path
 
 from .normalize import EXPOSURE_COLUMNS, INFERRED_NAMES, format_utc_ms
 
@@ -378,9 +377,7 @@ def writer_lock(ledger_path: str | os.PathLike[str], wait: bool = False) -> Iter
             if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise LedgerBusy(
-                f"ledger is busy (scan in progress by pid {holder}); try again when it finishes"
-            ) from None
+            raise LedgerBusy(f"ledger is busy (scan in progress by pid {holder}); try again when it finishes") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         try:
@@ -428,9 +425,7 @@ _SQL_INSERT_FILE = (
     "INSERT INTO files (dir_id, name, size, mtime_ns, identity, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _SQL_UPDATE_FILE = "UPDATE files SET size = ?, mtime_ns = ?, identity = ?, status = ?, reason = ? WHERE id = ?"
-_SQL_INSERT_SETUP = (
-    f"INSERT INTO setups ({', '.join(SETUP_COLUMNS)}) VALUES ({', '.join('?' * len(SETUP_COLUMNS))})"
-)
+_SQL_INSERT_SETUP = f"INSERT INTO setups ({', '.join(SETUP_COLUMNS)}) VALUES ({', '.join('?' * len(SETUP_COLUMNS))})"
 _BEST_STATUS = (
     "SELECT status FROM files WHERE identity = ?1 AND status IN ('accepted', 'rejected', 'derived') "
     "ORDER BY CASE status WHEN 'accepted' THEN 0 WHEN 'rejected' THEN 1 ELSE 2 END LIMIT 1"
@@ -439,9 +434,7 @@ _SQL_REFRESH_STATUS = (
     f"UPDATE exposures SET status = COALESCE(({_BEST_STATUS}), 'missing') "
     f"WHERE identity = ?1 AND status IS NOT COALESCE(({_BEST_STATUS}), 'missing')"
 )
-_SQL_DROP_ORPHAN = (
-    "DELETE FROM exposures WHERE identity = ?1 AND NOT EXISTS (SELECT 1 FROM files WHERE identity = ?1)"
-)
+_SQL_DROP_ORPHAN = "DELETE FROM exposures WHERE identity = ?1 AND NOT EXISTS (SELECT 1 FROM files WHERE identity = ?1)"
 _EXPOSURE_S = EXPOSURE_ONLY.index("exposure_s")
 _TARGET = EXPOSURE_ONLY.index("target")
 _FILTER = EXPOSURE_ONLY.index("filter")
@@ -525,7 +518,7 @@ class LedgerWriter:
         return (
             *row,
             self._setup_id(rec.setup),
-            int(round(exp * 1_000_000)) if exp is not None else None,
+            round(exp * 1_000_000) if exp is not None else None,
             rec.status,
             *self._overrides.get(row[0], (None, None, None, None)),
             aliases.get(("target", target)) if target else None,
@@ -747,10 +740,25 @@ def rebuild_tallies(conn: sqlite3.Connection) -> None:
 
 
 FRAME_COLUMNS = (
-    "path", "target", "filter", "exposure_s", "image_type", "date_obs_utc", "instrume", "telescop",
-    "focallen", "xbinning", "gain", "ccd_temp",
+    "path",
+    "target",
+    "filter",
+    "exposure_s",
+    "image_type",
+    "date_obs_utc",
+    "instrume",
+    "telescop",
+    "focallen",
+    "xbinning",
+    "gain",
+    "ccd_temp",
     # extras, appended only
-    "session_date", "status", "sequencer", "night_basis", "reason", "inferred",
+    "session_date",
+    "status",
+    "sequencer",
+    "night_basis",
+    "reason",
+    "inferred",
 )
 
 # A file's status as shown: an override applies to every copy; of several present copies
@@ -802,12 +810,48 @@ def iter_frames(
 
 
 def _frame_row(r: tuple) -> tuple:
-    (_id, d, name, target, filt, exp, itype, t_ms, cam, scope, fl, xb, gain, temp,
-     sdate, status, seq, basis, reason, inferred) = r
+    (
+        _id,
+        d,
+        name,
+        target,
+        filt,
+        exp,
+        itype,
+        t_ms,
+        cam,
+        scope,
+        fl,
+        xb,
+        gain,
+        temp,
+        sdate,
+        status,
+        seq,
+        basis,
+        reason,
+        inferred,
+    ) = r
     inferred_names = ";".join(n for bit, n in INFERRED_NAMES.items() if inferred and inferred & bit) or None
     return (
-        join_path(d, name), target, filt, exp, itype, format_utc_ms(t_ms), cam, scope, fl, xb, gain, temp,
-        sdate, status, seq, basis, reason, inferred_names,
+        join_path(d, name),
+        target,
+        filt,
+        exp,
+        itype,
+        format_utc_ms(t_ms),
+        cam,
+        scope,
+        fl,
+        xb,
+        gain,
+        temp,
+        sdate,
+        status,
+        seq,
+        basis,
+        reason,
+        inferred_names,
     )
 
 
@@ -894,8 +938,12 @@ def bucket_frames(conn: sqlite3.Connection, name: str) -> tuple[tuple[str, ...],
     raise ValueError(f"unknown bucket {name!r}")
 
 
-def _unknown_why(target, filt, sdate, itype, exposure, osc, inferred) -> str:  # noqa: ANN001
-    why = [f"no {n}" for n, v in (("target", target), ("exposure", exposure), ("date", sdate), ("frame type", itype)) if v is None]
+def _unknown_why(target, filt, sdate, itype, exposure, osc, inferred) -> str:
+    why = [
+        f"no {n}"
+        for n, v in (("target", target), ("exposure", exposure), ("date", sdate), ("frame type", itype))
+        if v is None
+    ]
     if filt is None and not osc and (itype or "LIGHT") == "LIGHT":
         why.append("no filter (mono)")
     why += [f"{n} from folder" for bit, n in INFERRED_NAMES.items() if inferred & bit]

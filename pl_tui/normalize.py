@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from operator import attrgetter
 from zoneinfo import ZoneInfo
@@ -166,7 +166,7 @@ def _int(v: object) -> int | None:
     return int(n) if float(n).is_integer() else None
 
 
-def _pick(cards: Mapping[str, object], keys: tuple[str, ...], conv) -> object:  # noqa: ANN001
+def _pick(cards: Mapping[str, object], keys: tuple[str, ...], conv) -> object:
     """First keyword present whose value converts wins (SPEC §2)."""
     if len(keys) == 1:
         v = cards.get(keys[0])
@@ -386,7 +386,7 @@ def parse_time_of_day(raw: object) -> tuple[int, bool] | None:
     """'22:34:55.123' → (ms since midnight, has fraction); a float is hours (some UT keywords)."""
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         if 0 <= raw < 24:
-            return int(round(raw * 3_600_000)), True
+            return round(raw * 3_600_000), True
         return None
     if not isinstance(raw, str):
         return None
@@ -421,10 +421,10 @@ def _obs_time(cards: Mapping[str, object]) -> tuple[int | None, bool, str | None
                 return t.ms + tod[0], tod[1], f"DATE-OBS+{k}"
     mjd = _num(cards.get("MJD-OBS"))
     if mjd is not None and 15_000 < mjd < 100_000:
-        return int(round((mjd - 40_587) * 86_400_000)), True, "MJD-OBS"
+        return round((mjd - 40_587) * 86_400_000), True, "MJD-OBS"
     jd = _num(cards.get("JD"))
     if jd is not None and 2_415_000 < jd < 2_500_000:
-        return int(round((jd - 2_440_587.5) * 86_400_000)), True, "JD"
+        return round((jd - 2_440_587.5) * 86_400_000), True, "JD"
     return None, False, None  # a date without a time is no instant: the night may still be known
 
 
@@ -474,7 +474,7 @@ def night_of(
     elif loc_offset_min is not None:
         offset_ms, basis = loc_offset_min * 60_000, "date-loc"
     elif site_lon is not None:
-        offset_ms, basis = int(round(site_lon / 15 * 3_600_000)), "sitelong"
+        offset_ms, basis = round(site_lon / 15 * 3_600_000), "sitelong"
     else:
         offset_ms, basis = _machine_offset_ms(t_obs_ms), "machine"
     return _ms_to_date(t_obs_ms + offset_ms - boundary_ms), basis
@@ -596,9 +596,7 @@ def sequencer_of(software: str) -> str:
 _DERIVED_KEYS = ("NCOMBINE", "STACKCNT", "CALSTAT", "IMCMB001", "PEDESTAL", "PIPROCESSED")
 _DERIVED_SUFFIX = re.compile(r"(?:_(?:cc|c|r|a|d))+$", re.IGNORECASE)
 _DERIVED_PREFIX = ("r_", "pp_")
-_DERIVED_FOLDERS = frozenset(
-    {"calibrated", "registered", "master", "masters", "stacked", "integration", "integrated"}
-)
+_DERIVED_FOLDERS = frozenset({"calibrated", "registered", "master", "masters", "stacked", "integration", "integrated"})
 _DATE_FOLDER = re.compile(r"(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?![0-9])")
 _YEAR_FOLDER = re.compile(r"\d{4}$")
 _NOT_A_TARGET = frozenset(

@@ -179,11 +179,11 @@ def read_one(item: Item, rule: NightRule, opener: Opener = os.open) -> Result:
         raw = read_header(path, kind, opener)
     except HeaderError as e:
         return L.UNREADABLE, str(e), None
-    except Exception as e:  # noqa: BLE001 — a bad file never stops a scan
+    except Exception as e:
         return L.UNREADABLE, f"cannot read header: {type(e).__name__}: {e}", None
     try:
         frame = normalize(raw.cards, raw.header_bytes, split_name(name), parts, rule)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return L.UNREADABLE, f"cannot interpret header: {type(e).__name__}: {e}", None
     if rejected:
         return L.REJECTED, "reject folder", exposure_row(frame)
@@ -361,9 +361,7 @@ class _Scan:
         """Take finished reads off the pool and queue them for writing."""
         if not self.in_flight:
             return
-        done, _ = cf.wait(
-            list(self.in_flight), timeout=None if block else 0, return_when=cf.FIRST_COMPLETED
-        )
+        done, _ = cf.wait(list(self.in_flight), timeout=None if block else 0, return_when=cf.FIRST_COMPLETED)
         for fut in done:
             self._take(self.in_flight.pop(fut), fut.result())
         self.flush()
@@ -389,7 +387,15 @@ class _Scan:
             p.new += 1
         self.to_write.append(
             L.FileRecord(
-                pend.dir_id, pend.name, pend.size, pend.mtime_ns, status, reason, row, setup, pend.file_id,
+                pend.dir_id,
+                pend.name,
+                pend.size,
+                pend.mtime_ns,
+                status,
+                reason,
+                row,
+                setup,
+                pend.file_id,
                 pend.old_identity,
             )
         )
@@ -485,9 +491,7 @@ class _Scan:
             if complete and (any_entry or not known_dirs):
                 for path, did in known_dirs.items():
                     if path not in visited:
-                        missing_ids += [
-                            rec[0] for rec in w.files_in_dir(did).values() if rec[3] != L.MISSING
-                        ]
+                        missing_ids += [rec[0] for rec in w.files_in_dir(did).values() if rec[3] != L.MISSING]
                 self._pending_missing += missing_ids
                 self._complete_roots.append((root_id, rule_key))
             elif not complete:
@@ -559,7 +563,9 @@ def scan(
     second from this thread. Raises LedgerBusy when another writer holds the ledger."""
     config = config or Config()
     root_list = [os.path.abspath(os.path.expanduser(os.fspath(r))) for r in roots]
-    n_workers = workers if workers is not None else (config.workers if config.workers is not None else _default_workers())
+    n_workers = (
+        workers if workers is not None else (config.workers if config.workers is not None else _default_workers())
+    )
     s = _Scan(
         Path(ledger_path),
         root_list,

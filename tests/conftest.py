@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Callable
@@ -105,8 +106,6 @@ def tree_digest(root: Path) -> str:
                 continue
             st = p.stat()
             h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}|{st.st_mode}".encode("utf-8", "surrogateescape"))
-            try:
+            with contextlib.suppress(PermissionError):
                 h.update(p.read_bytes())
-            except PermissionError:
-                pass
     return h.hexdigest()

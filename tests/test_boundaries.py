@@ -17,7 +17,7 @@ def test_core_imports_no_textual_and_no_rich() -> None:
     assert out.stdout.strip() == ""
 
 
-def test_importing_touches_no_disk(tmp_path) -> None:  # noqa: ANN001
+def test_importing_touches_no_disk(tmp_path) -> None:
     env_code = "import pl_tui.cli, pl_tui.scan, pl_tui.ledger, pl_tui.config"
     env = {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "d"), "XDG_CONFIG_HOME": str(tmp_path / "c"),
            "PATH": "/usr/bin:/bin"}  # fmt: skip

@@ -16,17 +16,15 @@ import pytest
 from pl_tui import ledger as L
 from pl_tui.cli import main
 
-from .conftest import BASE_LIGHT
-
 
 @pytest.fixture
-def scanned(make_fits, archive: Path, ledger_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: ANN001
+def scanned(make_fits, archive: Path, ledger_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PL_TUI_LEDGER", str(ledger_path))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(archive.parent / "config"))  # no user config leaks in
     make_fits("M81/a.fits", {"DATE-OBS": "2024-08-13T21:00:00.100"})
     make_fits("M81/b.fits", {"DATE-OBS": "2024-08-13T21:05:00.100", "EXPTIME": 0.1})
     make_fits("M81/c.fits", {"DATE-OBS": "2024-08-13T21:06:00.100", "EXPTIME": 0.2})
-    make_fits("M 31, \"the\" galaxy/d.fits", {"DATE-OBS": "2024-09-01T21:00:00.100", "OBJECT": 'M31, "the" Andromeda'})
+    make_fits('M 31, "the" galaxy/d.fits', {"DATE-OBS": "2024-09-01T21:00:00.100", "OBJECT": 'M31, "the" Andromeda'})
     (archive / "broken.fits").write_bytes(b"")
     os.utime(archive / "broken.fits", (1, 1))
     assert main(["scan", str(archive), "--workers", "0"]) == 0
@@ -39,7 +37,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_scan_prints_a_summary(make_fits, archive: Path, ledger_path: Path, capsys) -> None:  # noqa: ANN001
+def test_scan_prints_a_summary(make_fits, archive: Path, ledger_path: Path, capsys) -> None:
     make_fits("x.fits")
     (archive / "bad.fits").write_bytes(b"nope")
     os.utime(archive / "bad.fits", (1, 1))
@@ -65,7 +63,7 @@ def test_totals_csv_is_rfc4180(scanned: Path) -> None:
     assert b'"M31, ""the"" Andromeda"' in data
 
 
-def test_totals_json_is_typed(scanned: Path, capsys) -> None:  # noqa: ANN001
+def test_totals_json_is_typed(scanned: Path, capsys) -> None:
     code, out, _ = run(capsys, "totals", "--format", "json")
     assert code == 0
     rows = json.loads(out)
@@ -74,19 +72,22 @@ def test_totals_json_is_typed(scanned: Path, capsys) -> None:  # noqa: ANN001
                    "first_seen": "2024-08-13", "last_seen": "2024-08-13"}  # fmt: skip
 
 
-def test_sessions_and_frames(scanned: Path, capsys) -> None:  # noqa: ANN001
+def test_sessions_and_frames(scanned: Path, capsys) -> None:
     code, out, _ = run(capsys, "sessions", "--target", "M81", "--format", "json")
     assert code == 0
-    assert json.loads(out) == [{"session_date": "2024-08-13", "target": "M81", "filter": "Ha", "frame_count": 3,
-                                "total_exposure_s": 300.3, "instrume": "ZWO ASI2600MM Pro", "telescop": "RedCat 51"}]  # fmt: skip
+    expected = {"session_date": "2024-08-13", "target": "M81", "filter": "Ha", "frame_count": 3}
+    expected |= {"total_exposure_s": 300.3, "instrume": "ZWO ASI2600MM Pro", "telescop": "RedCat 51"}
+    assert json.loads(out) == [expected]
     code, out, _ = run(capsys, "frames", "--format", "json", "--status", "unreadable")
     frames = json.loads(out)
-    assert len(frames) == 1 and frames[0]["path"].endswith("broken.fits") and frames[0]["reason"] == "empty file (0 bytes)"
+    assert (
+        len(frames) == 1 and frames[0]["path"].endswith("broken.fits") and frames[0]["reason"] == "empty file (0 bytes)"
+    )
     code, out, _ = run(capsys, "frames", "--target", "M81")
     assert code == 0 and out.count("a.fits") == 1 and "2024-08-13T21:00:00.100Z" in out
 
 
-def test_table_output_shows_header_text_literally(make_fits, archive: Path, ledger_path: Path, capsys) -> None:  # noqa: ANN001
+def test_table_output_shows_header_text_literally(make_fits, archive: Path, ledger_path: Path, capsys) -> None:
     make_fits("x.fits", {"OBJECT": "[bold red]M 81[/]\x1b[31m"})
     main(["--ledger", str(ledger_path), "scan", str(archive), "--workers", "0", "--quiet"])
     capsys.readouterr()
@@ -94,7 +95,7 @@ def test_table_output_shows_header_text_literally(make_fits, archive: Path, ledg
     assert code == 0 and "[bold red]M81[/]" in out and "\x1b" not in out
 
 
-def test_buckets(scanned: Path, capsys) -> None:  # noqa: ANN001
+def test_buckets(scanned: Path, capsys) -> None:
     code, out, _ = run(capsys, "buckets", "--format", "json")
     assert code == 0
     counts = {r["bucket"]: r["frames"] for r in json.loads(out)}
@@ -113,14 +114,14 @@ def test_buckets(scanned: Path, capsys) -> None:  # noqa: ANN001
         (["scan"], "required"),
     ],
 )
-def test_usage_errors_exit_2(argv: list[str], message: str, capsys, tmp_path: Path) -> None:  # noqa: ANN001
+def test_usage_errors_exit_2(argv: list[str], message: str, capsys, tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as e:
         main(["--ledger", str(tmp_path / "l.sqlite"), *argv])
     assert e.value.code == 2
     assert message in capsys.readouterr().err
 
 
-def test_errors_exit_1_with_a_message(tmp_path: Path, capsys, archive: Path) -> None:  # noqa: ANN001
+def test_errors_exit_1_with_a_message(tmp_path: Path, capsys, archive: Path) -> None:
     code, _, err = run(capsys, "--ledger", str(tmp_path / "none.sqlite"), "totals")
     assert code == 1 and "no ledger at" in err and "Traceback" not in err
     bad = tmp_path / "bad.toml"
@@ -133,28 +134,30 @@ def test_errors_exit_1_with_a_message(tmp_path: Path, capsys, archive: Path) -> 
     assert code == 1 and "unknown time zone" in err
 
 
-def test_busy_ledger(scanned: Path, ledger_path: Path, capsys) -> None:  # noqa: ANN001
+def test_busy_ledger(scanned: Path, ledger_path: Path, capsys) -> None:
     with L.writer_lock(ledger_path):
         code, _, err = run(capsys, "scan", str(scanned))
     assert code == 1 and f"ledger is busy (scan in progress by pid {os.getpid()})" in err
 
 
-def test_ledger_option_before_or_after_the_command(scanned: Path, ledger_path: Path, capsys, monkeypatch) -> None:  # noqa: ANN001
+def test_ledger_option_before_or_after_the_command(scanned: Path, ledger_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.delenv("PL_TUI_LEDGER")
     a = run(capsys, "--ledger", str(ledger_path), "totals", "--format", "json")
     b = run(capsys, "totals", "--ledger", str(ledger_path), "--format", "json")
     assert a == b and a[0] == 0 and json.loads(a[1])
 
 
-def test_config_file_settings_apply(make_fits, archive: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_config_file_settings_apply(make_fits, archive: Path, tmp_path: Path, capsys) -> None:
     make_fits("keep/a.fits", {"DATE-OBS": "2024-08-14T02:00:00.100"})
     make_fits("_trash/b.fits", {"DATE-OBS": "2024-08-14T02:10:00.100"})
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'exclude = ["**/_trash/**"]\nsettle_seconds = 0\n[archives."{archive}"]\ntime_zone = "Asia/Tokyo"\n')
+    cfg.write_text(
+        f'exclude = ["**/_trash/**"]\nsettle_seconds = 0\n[archives."{archive}"]\ntime_zone = "Asia/Tokyo"\n'
+    )
     ledger = tmp_path / "l.sqlite"
     assert main(["--config", str(cfg), "--ledger", str(ledger), "scan", str(archive), "--quiet"]) == 0
     capsys.readouterr()
-    code, out, _ = run(capsys, "--ledger", str(ledger), "sessions", "--format", "json")
+    _code, out, _ = run(capsys, "--ledger", str(ledger), "sessions", "--format", "json")
     assert [(r["session_date"], r["frame_count"]) for r in json.loads(out)] == [("2024-08-13", 1)]
 
 

@@ -35,7 +35,9 @@ from pl_tui.normalize import (
     split_name,
 )
 
-from .conftest import BASE_LIGHT, cards_with
+from .conftest import BASE_LIGHT
+
+DEFAULT_RULE = NightRule()
 
 
 @pytest.fixture
@@ -46,7 +48,7 @@ def frame_of(make_fits: Callable[..., Path]) -> Callable[..., Frame]:
         changes: dict[str, object] | None = None,
         rel: str = "f.fits",
         cards: list[Card] | None = None,
-        rule: NightRule = NightRule(),
+        rule: NightRule = DEFAULT_RULE,
         archive: str = "archive",
     ) -> Frame:
         path = make_fits(rel, changes, cards)
@@ -138,7 +140,9 @@ def test_keyword_table_row(frame_of, field: str, changes: dict, expected: object
 
 
 def test_first_present_wins(frame_of) -> None:
-    f = frame_of({"EXPTIME": 300.0, "EXPOSURE": 120.0, "CCD-TEMP": -10.0, "TEMPERAT": 5.0, "OBJCTRA": "10 00 00", "RA": 1.0})
+    f = frame_of(
+        {"EXPTIME": 300.0, "EXPOSURE": 120.0, "CCD-TEMP": -10.0, "TEMPERAT": 5.0, "OBJCTRA": "10 00 00", "RA": 1.0}
+    )
     assert (f.exposure_s, f.ccd_temp) == (300.0, -10.0) and math.isclose(f.ra_deg, 150.0)  # type: ignore[arg-type]
 
 
@@ -182,7 +186,17 @@ def test_sequencer_names(software: str, name: str) -> None:
 
 def test_missing_is_null_never_a_sentinel(frame_of) -> None:
     f = frame_of(cards=[("IMAGETYP", "LIGHT")])
-    for field in ("target", "filter", "exposure_s", "t_obs_ms", "session_date", "instrume", "gain", "ccd_temp", "ra_deg"):
+    for field in (
+        "target",
+        "filter",
+        "exposure_s",
+        "t_obs_ms",
+        "session_date",
+        "instrume",
+        "gain",
+        "ccd_temp",
+        "ra_deg",
+    ):
         assert getattr(f, field) is None, field
 
 
@@ -261,11 +275,39 @@ def test_normalisers_never_raise_and_are_idempotent(s: str) -> None:
     parse_angle(s, hours=True)
 
 
-@given(st.dictionaries(st.sampled_from(["OBJECT", "EXPTIME", "DATE-OBS", "DATE-LOC", "FILTER", "IMAGETYP", "RA", "DEC",
-                                        "FOCALLEN", "SITELONG", "XBINNING", "GAIN", "MJD-OBS", "JD", "TIME-OBS", "NAXIS1"]),
-                       st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
-                                 st.text(max_size=30), st.complex_numbers(allow_nan=False, allow_infinity=False))),
-       st.lists(st.text(min_size=1, max_size=12), max_size=4))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "OBJECT",
+                "EXPTIME",
+                "DATE-OBS",
+                "DATE-LOC",
+                "FILTER",
+                "IMAGETYP",
+                "RA",
+                "DEC",
+                "FOCALLEN",
+                "SITELONG",
+                "XBINNING",
+                "GAIN",
+                "MJD-OBS",
+                "JD",
+                "TIME-OBS",
+                "NAXIS1",
+            ]
+        ),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.text(max_size=30),
+            st.complex_numbers(allow_nan=False, allow_infinity=False),
+        ),
+    ),
+    st.lists(st.text(min_size=1, max_size=12), max_size=4),
+)
 @settings(max_examples=400)
 def test_normalize_never_raises(cards: dict, parts: list[str]) -> None:
     f = normalize(cards, b"", "stem", tuple(parts), NightRule(tz="Europe/Berlin"))
@@ -325,7 +367,7 @@ def test_format_utc_ms() -> None:
 # SPEC §6: nights
 
 
-def night(frame_of, date_obs: str, rule: NightRule = NightRule(), **extra: object) -> tuple[str | None, str | None]:
+def night(frame_of, date_obs: str, rule: NightRule = DEFAULT_RULE, **extra: object) -> tuple[str | None, str | None]:
     changes = {"DATE-OBS": date_obs, **extra}
     f = frame_of(changes, rule=rule)
     return f.session_date, f.night_basis

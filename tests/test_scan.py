@@ -14,6 +14,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -65,12 +66,12 @@ def invariants(ledger_path: Path) -> int:
         conn.close()
 
 
-def light(make_fits, rel: str, t: str, **changes: object):  # noqa: ANN001, ANN201
+def light(make_fits, rel: str, t: str, **changes: object):
     return make_fits(rel, {"DATE-OBS": t, **changes})
 
 
 @pytest.fixture
-def small(make_fits, archive: Path) -> Path:  # noqa: ANN001
+def small(make_fits, archive: Path) -> Path:
     light(make_fits, "2024-08-13/M81/Ha/a1.fits", "2024-08-13T21:00:00.100")
     light(make_fits, "2024-08-13/M81/Ha/a2.fits", "2024-08-13T21:05:00.100")
     light(make_fits, "2024-08-13/M81/Ha/a3.fits", "2024-08-13T21:10:00.100")
@@ -100,10 +101,12 @@ def test_rescan_costs_only_a_stat_and_changes_nothing(small: Path, run_scan, led
     assert query(ledger_path, "SELECT * FROM files ORDER BY id") == before
 
 
-def test_changed_file_is_read_again(small: Path, run_scan, ledger_path: Path, age) -> None:  # noqa: ANN001
+def test_changed_file_is_read_again(small: Path, run_scan, ledger_path: Path, age) -> None:
     run_scan(small)
     path = small / "2024-09-01/M31/c1.fits"
-    write_fits(path, cards_with(BASE_LIGHT, {"DATE-OBS": "2024-09-01T21:00:00.100", "OBJECT": "M 33", "EXPTIME": 120.0}))
+    write_fits(
+        path, cards_with(BASE_LIGHT, {"DATE-OBS": "2024-09-01T21:00:00.100", "OBJECT": "M 33", "EXPTIME": 120.0})
+    )
     age(path, 60)
     p = run_scan(small)
     assert (p.changed, p.unchanged) == (1, 5)
@@ -120,7 +123,7 @@ def test_copies_count_once(small: Path, run_scan, ledger_path: Path) -> None:
     assert totals(ledger_path, target="M81", filter="Ha") == [("M81", "Ha", 3, 900.0)]
     conn = L.connect(ledger_path)
     assert L.bucket_counts(conn)["duplicates"] == 3
-    cols, rows = L.bucket_frames(conn, "duplicates")
+    _cols, rows = L.bucket_frames(conn, "duplicates")
     rows = list(rows)
     assert all("stack project" in r[0] and "2024-08-13" in r[1] for r in rows)
     statuses = sorted(r[13] for r in L.iter_frames(conn, target="M81", filter="Ha"))
@@ -140,7 +143,10 @@ def test_a_moved_folder_keeps_identity_override_and_status(small: Path, run_scan
     p = run_scan(small)
     assert (p.new, p.missing) == (1, 1)
     assert ("Andromeda", "L", 1, 120.0) in totals(ledger_path)
-    assert query(ledger_path, "SELECT status FROM files WHERE name = 'c1.fits' ORDER BY id") == [("missing",), ("accepted",)]
+    assert query(ledger_path, "SELECT status FROM files WHERE name = 'c1.fits' ORDER BY id") == [
+        ("missing",),
+        ("accepted",),
+    ]
     assert query(ledger_path, "SELECT count(*) FROM exposures WHERE identity = ?", ident) == [(1,)]
     invariants(ledger_path)
 
@@ -164,12 +170,12 @@ def test_vanished_files_become_missing_and_come_back(small: Path, run_scan, ledg
     invariants(ledger_path)
 
 
-def test_no_missing_after_an_incomplete_walk(small: Path, run_scan, ledger_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_no_missing_after_an_incomplete_walk(small: Path, run_scan, ledger_path: Path, monkeypatch) -> None:
     run_scan(small)
     shutil.rmtree(small / "2024-09-01")
     real = os.scandir
 
-    def failing(path):  # noqa: ANN001, ANN202
+    def failing(path):
         if str(path).endswith("2024-08-14"):
             raise PermissionError(13, "Permission denied")
         return real(path)
@@ -191,7 +197,7 @@ def test_an_unmounted_root_marks_nothing_missing(small: Path, run_scan, ledger_p
     assert sum(t[2] for t in totals(ledger_path)) == 6
 
 
-def test_settle_window_defers_files_being_written(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:  # noqa: ANN001
+def test_settle_window_defers_files_being_written(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:
     path = light(make_fits, "tonight/x.fits", "2024-08-13T21:00:00.100")
     os.utime(path)  # written just now
     p = run_scan(archive, config=Config(settle_seconds=30))
@@ -201,7 +207,7 @@ def test_settle_window_defers_files_being_written(make_fits, archive: Path, run_
     assert (p.deferred, p.new) == (0, 1)
 
 
-def test_a_file_growing_during_the_scan_is_read_again(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:  # noqa: ANN001
+def test_a_file_growing_during_the_scan_is_read_again(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:
     path = light(make_fits, "x.fits", "2024-08-13T21:00:00.100")
 
     def growing_open(p: str, flags: int) -> int:
@@ -215,7 +221,7 @@ def test_a_file_growing_during_the_scan_is_read_again(make_fits, archive: Path, 
     assert p.changed == 1  # the size recorded before the read no longer matches
 
 
-def test_what_is_picked_up(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:  # noqa: ANN001
+def test_what_is_picked_up(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:
     t = "2024-08-13T21:00:00.{:03d}"
     for i, rel in enumerate(["a.fit", "b.FITS", "c.fts", "d.Fit", "sub/e.fits"]):
         light(make_fits, rel, t.format(i))
@@ -229,7 +235,7 @@ def test_what_is_picked_up(make_fits, archive: Path, run_scan, ledger_path: Path
     assert p.found == 5 and p.indexed == 5
 
 
-def test_reject_globs_index_frames_as_rejected(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:  # noqa: ANN001
+def test_reject_globs_index_frames_as_rejected(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:
     light(make_fits, "M81/good.fits", "2024-08-13T21:00:00.100")
     light(make_fits, "M81/Rejected/cloudy.fits", "2024-08-13T21:05:00.100")
     light(make_fits, "M81/rejects/trail.fits", "2024-08-13T21:10:00.100")
@@ -241,7 +247,9 @@ def test_reject_globs_index_frames_as_rejected(make_fits, archive: Path, run_sca
     conn.close()
 
 
-def test_symlink_loops_and_second_ways_in(make_fits, archive: Path, run_scan, ledger_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_symlink_loops_and_second_ways_in(
+    make_fits, archive: Path, run_scan, ledger_path: Path, tmp_path: Path
+) -> None:
     light(make_fits, "M81/a.fits", "2024-08-13T21:00:00.100")
     (archive / "M81" / "loop").symlink_to(archive)  # a loop back to the root
     (archive / "again").symlink_to(archive / "M81")  # a second way into M81
@@ -254,7 +262,7 @@ def test_symlink_loops_and_second_ways_in(make_fits, archive: Path, run_scan, le
     assert p.state == "complete" and p.found == 2 and p.indexed == 2
 
 
-def test_unicode_and_odd_paths(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:  # noqa: ANN001
+def test_unicode_and_odd_paths(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:
     light(make_fits, "Ωmega Nebula [M17]/ñ 'quote' [b]x[/b].fits", "2024-08-13T21:00:00.100")
     light(make_fits, "with space/new\nline.fits", "2024-08-13T21:01:00.100")
     raw_name = os.fsdecode(b"bad-\xff\xfe-utf8.fits")
@@ -269,7 +277,9 @@ def test_unicode_and_odd_paths(make_fits, archive: Path, run_scan, ledger_path: 
     assert run_scan(archive).unchanged == 3  # and a rescan finds every one of them again
 
 
-def test_junk_is_listed_with_reasons_and_the_scan_goes_on(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:  # noqa: ANN001
+def test_junk_is_listed_with_reasons_and_the_scan_goes_on(
+    make_fits, archive: Path, run_scan, ledger_path: Path
+) -> None:
     light(make_fits, "good.fits", "2024-08-13T21:00:00.100")
     (archive / "zero.fits").write_bytes(b"")
     (archive / "tiny.fits").write_bytes(b"SIMPLE  = T")
@@ -289,7 +299,7 @@ def test_junk_is_listed_with_reasons_and_the_scan_goes_on(make_fits, archive: Pa
     p = run_scan(archive, opener=opener)
     assert (p.found, p.unreadable) == (7, 6)
     conn = L.connect(ledger_path)
-    reasons = dict((Path(path).name, reason) for path, reason in L.unreadable(conn))
+    reasons = {Path(path).name: reason for path, reason in L.unreadable(conn)}
     conn.close()
     assert reasons == {
         "zero.fits": "empty file (0 bytes)",
@@ -317,9 +327,9 @@ def test_the_archive_is_never_written(small: Path, run_scan, ledger_path: Path) 
 
 
 def test_a_second_writer_gets_a_clear_message(small: Path, ledger_path: Path) -> None:
-    with L.writer_lock(ledger_path):
-        with pytest.raises(L.LedgerBusy, match=rf"ledger is busy \(scan in progress by pid {os.getpid()}\)"):
-            scan(ledger_path, [str(small)], Config(settle_seconds=0), workers=0)
+    busy = rf"ledger is busy \(scan in progress by pid {os.getpid()}\)"
+    with L.writer_lock(ledger_path), pytest.raises(L.LedgerBusy, match=busy):
+        scan(ledger_path, [str(small)], Config(settle_seconds=0), workers=0)
     assert scan(ledger_path, [str(small)], Config(settle_seconds=0), workers=0).indexed == 6
 
 
@@ -372,7 +382,7 @@ def test_async_scan_yields_progress_then_done(small: Path, ledger_path: Path) ->
     assert all(not e.done for e in events[:-1])
 
 
-def test_stop_cancels_cleanly_and_the_next_scan_resumes(make_fits, archive: Path, ledger_path: Path) -> None:  # noqa: ANN001
+def test_stop_cancels_cleanly_and_the_next_scan_resumes(make_fits, archive: Path, ledger_path: Path) -> None:
     n = 1000
     for i in range(n):
         light(make_fits, f"d{i // 50}/f{i}.fits", f"2024-08-13T{20 + i // 3600}:{i // 60 % 60:02d}:{i % 60:02d}.100")
@@ -382,12 +392,18 @@ def test_stop_cancels_cleanly_and_the_next_scan_resumes(make_fits, archive: Path
         time.sleep(0.01)  # 1000 files, two batches of 32 at a time: ~5 s; the first write at ~0.5 s
         return os.open(path, flags)
 
-    def on_progress(p) -> None:  # noqa: ANN001
+    def on_progress(p) -> None:
         if p.indexed > 0:
             stop.set()
 
     p = scan(
-        ledger_path, [str(archive)], Config(settle_seconds=0), stop=stop, progress=on_progress, workers=0, threads=2,
+        ledger_path,
+        [str(archive)],
+        Config(settle_seconds=0),
+        stop=stop,
+        progress=on_progress,
+        workers=0,
+        threads=2,
         opener=slow,
     )
     assert p.state == "cancelled" and 0 < p.indexed < n and p.missing == 0
@@ -396,7 +412,7 @@ def test_stop_cancels_cleanly_and_the_next_scan_resumes(make_fits, archive: Path
     assert totals(ledger_path)[0][2] == n
 
 
-def test_night_rule_change_recomputes_nights(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:  # noqa: ANN001
+def test_night_rule_change_recomputes_nights(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:
     light(make_fits, "x.fits", "2024-08-14T02:00:00.100")  # 04:00 Berlin, 22:00 New York the day before
     run_scan(archive, config=Config(settle_seconds=0, time_zone="Europe/Berlin"))
     assert query(ledger_path, "SELECT session_date FROM exposures") == [("2024-08-13",)]
@@ -407,7 +423,7 @@ def test_night_rule_change_recomputes_nights(make_fits, archive: Path, run_scan,
     assert query(ledger_path, "SELECT session_date FROM exposures") == [("2024-08-14",)]
 
 
-def test_several_roots(make_fits, archive: Path, run_scan, ledger_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_several_roots(make_fits, archive: Path, run_scan, ledger_path: Path, tmp_path: Path) -> None:
     light(make_fits, "a.fits", "2024-08-13T21:00:00.100")
     other = tmp_path / "nas"
     other.mkdir()
@@ -420,13 +436,15 @@ def test_several_roots(make_fits, archive: Path, run_scan, ledger_path: Path, tm
 def test_worker_processes_give_the_same_ledger(tmp_path: Path) -> None:
     """Past the threshold the scan reads in spawned processes; the result must not differ."""
     root = tmp_path / "many"
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    t = datetime(2024, 8, 13, 20, tzinfo=timezone.utc)
+    t = datetime(2024, 8, 13, 20, tzinfo=UTC)
     for i in range(1700):
         d = root / f"n{i // 100}"
         d.mkdir(parents=True, exist_ok=True)
-        write_fits(d / f"f{i}.fits", nina_cards("M 81", "Ha" if i % 2 else "OIII", t + timedelta(seconds=61 * i)), (8, 8))
+        write_fits(
+            d / f"f{i}.fits", nina_cards("M 81", "Ha" if i % 2 else "OIII", t + timedelta(seconds=61 * i)), (8, 8)
+        )
     for p in root.rglob("*.fits"):
         os.utime(p, (1, 1))
     a = scan(tmp_path / "a.sqlite", [str(root)], Config(settle_seconds=0), workers=2)
@@ -465,10 +483,10 @@ def snapshot(ledger_path: Path) -> dict[str, object]:
 
 
 def test_kill_9_mid_scan_then_rescan_equals_a_clean_scan(tmp_path: Path) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     root = tmp_path / "archive"
-    t = datetime(2024, 3, 1, 20, tzinfo=timezone.utc)
+    t = datetime(2024, 3, 1, 20, tzinfo=UTC)
     for i in range(1200):
         d = root / f"2024-03-{1 + i // 200:02d}" / "LIGHT" / ("M81" if i % 3 else "NGC 7000")
         d.mkdir(parents=True, exist_ok=True)
@@ -546,7 +564,9 @@ def test_random_ledgers_keep_the_invariants(tmp_path: Path, items: list, gone: l
                  "DATE-OBS": f"2024-08-13T21:{minute:02d}:00.100"}  # fmt: skip
         frame = normalize({k: v for k, v in cards.items() if v is not None}, b"", f"f{i}", (), NightRule(tz="UTC"))
         recs.append(
-            L.FileRecord(w.dir_id(f"/r/d{i % 3}", root), f"f{i}.fits", 1, 1, status, None, *L.split_row(exposure_row(frame)))
+            L.FileRecord(
+                w.dir_id(f"/r/d{i % 3}", root), f"f{i}.fits", 1, 1, status, None, *L.split_row(exposure_row(frame))
+            )
         )
     for k in range(0, len(recs), 7):  # several batches, so identities meet across them
         w.write(recs[k : k + 7])
