@@ -318,7 +318,7 @@ def connect(path: str | os.PathLike[str], create: bool = True) -> sqlite3.Connec
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         if version < SCHEMA_VERSION:
-            _migrate(conn, version)
+            _migrate(conn)
     except sqlite3.DatabaseError as e:
         conn.close()
         raise LedgerError(f"cannot open the ledger {path}: {e}") from e
@@ -329,7 +329,7 @@ def _has_foreign_tables(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
 
 
-def _migrate(conn: sqlite3.Connection, current: int) -> None:
+def _migrate(conn: sqlite3.Connection) -> None:
     with transaction(conn):
         # re-read inside the write transaction: another process may have migrated meanwhile
         current = conn.execute("PRAGMA user_version").fetchone()[0]

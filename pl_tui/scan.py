@@ -257,7 +257,10 @@ class _Readers:
         self.threads = threads
         self.opener = opener
         self.submitted = 0
-        self._local = cf.ThreadPoolExecutor(max_workers=max(2, threads), thread_name_prefix="pl-tui-scan")
+        # before (or instead of) worker processes: a few batches at once, enough to overlap a NAS's
+        # latency for a small archive without many threads fighting over this process's GIL
+        self.local_threads = max(2, min(threads, 8))
+        self._local = cf.ThreadPoolExecutor(max_workers=self.local_threads, thread_name_prefix="pl-tui-scan")
         self._procs: cf.ProcessPoolExecutor | None = None
 
     @property
@@ -267,7 +270,7 @@ class _Readers:
     @property
     def max_in_flight(self) -> int:
         # enough queued work that readers stay busy while this process writes a batch
-        return 8 * self.workers if self._procs is not None else max(2, self.threads)
+        return 8 * self.workers if self._procs is not None else self.local_threads
 
     def submit(self, items: list[Item], rule: NightRule) -> cf.Future[BatchResult]:
         self.submitted += len(items)
@@ -560,7 +563,9 @@ def scan(
     """Scan archive roots into the ledger; returns the final progress (the summary).
 
     ``stop`` cancels cleanly (what was read is kept); ``progress`` is called about four times a
-    second from this thread. Raises LedgerBusy when another writer holds the ledger."""
+    second from this thread. Raises LedgerBusy when another writer holds the ledger.
+    ``workers``: reader processes for large scans (default one per CPU; 0 reads in-process).
+    They are spawned, so a script calling this needs the ``if __name__ == "__main__":`` guard."""
     config = config or Config()
     root_list = [os.path.abspath(os.path.expanduser(os.fspath(r))) for r in roots]
     n_workers = (
