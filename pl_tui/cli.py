@@ -6,17 +6,19 @@ Exit codes: 0 ok, 1 error (a clear message, never a traceback), 2 usage.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import signal
 import sys
 import threading
+from datetime import date
 from pathlib import Path
 
 from . import __version__
 from . import ledger as L
 from .config import Config, ConfigError, default_ledger_path, load_config
-from .export import report_columns, report_rows, write_csv, write_json
+from .export import REPORTS, WRITERS, ExportError, export_file, report_columns, report_rows, write_report
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -51,21 +53,35 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, help="reader processes (default: one per CPU)")
     s.add_argument("--quiet", action="store_true", help="only the summary")
 
+    def add_filters(parser: argparse.ArgumentParser, frames: bool) -> None:
+        parser.add_argument("--target", help="only this target (as shown, e.g. M31)")
+        parser.add_argument("--filter", help="only this filter (as shown, e.g. Ha; '-' for none)")
+        parser.add_argument("--since", type=_night, metavar="YYYY-MM-DD", help="only nights from this one on")
+        parser.add_argument("--until", type=_night, metavar="YYYY-MM-DD", help="only nights up to this one")
+        if frames:
+            parser.add_argument("--status", choices=STATUSES, help="only frames with this status (frames report)")
+            parser.add_argument("--bucket", choices=BUCKETS, help="only frames in this bucket (frames report)")
+
     for name, help_ in (
         ("totals", "hours and frames per target x filter"),
         ("sessions", "frames and exposure per night x target x filter"),
         ("frames", "every indexed file"),
     ):
         r = sub.add_parser(name, parents=[common], help=help_)
-        r.add_argument("--target", help="only this target (as shown, e.g. M31)")
-        r.add_argument("--filter", help="only this filter (as shown, e.g. Ha; '-' for none)")
+        add_filters(r, frames=name == "frames")
         r.add_argument("--format", choices=("table", "csv", "json"), default="table")
-        if name == "frames":
-            r.add_argument(
-                "--status",
-                choices=("accepted", "duplicate", "rejected", "derived", "missing", "unreadable"),
-                help="only frames with this status",
-            )
+
+    e = sub.add_parser("export", parents=[common], help="write a report as CSV or JSON (stdout, or -o FILE)")
+    e.add_argument("report", choices=REPORTS)
+    e.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of stdout")
+    e.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    e.add_argument("--format", choices=("csv", "json"), default="csv")
+    e.add_argument(
+        "--allow-missing-filter-ids",
+        action="store_true",
+        help="astrobin: leave the filter empty where [astrobin.filters] has no id for it",
+    )
+    add_filters(e, frames=True)
 
     b = sub.add_parser("buckets", parents=[common], help="frames that need a look: counts, or one bucket's frames")
     b.add_argument("name", nargs="?", choices=BUCKETS, help="list the frames of this bucket")
@@ -77,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 BUCKETS = ("unknown", "duplicates", "derived", "rejected", "missing", "unreadable")
+STATUSES = ("accepted", "duplicate", "rejected", "derived", "missing", "unreadable")
+
+
+def _night(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args, config)
     except UsageError as e:
         parser.error(str(e))  # exits 2
-    except (L.LedgerError, ConfigError) as e:
+    except (L.LedgerError, ConfigError, ExportError) as e:
         print(f"pl-tui: {e}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -240,29 +264,70 @@ def _printable(s: str) -> str:
 # reports
 
 
+def _where(args: argparse.Namespace) -> L.FrameFilter:
+    return L.FrameFilter(
+        target=args.target,
+        filter=args.filter,
+        status=getattr(args, "status", None),
+        bucket=getattr(args, "bucket", None),
+        since=args.since,
+        until=args.until,
+    )
+
+
 def cmd_report(args: argparse.Namespace, config: Config) -> int:
     conn = L.connect(_ledger_path(args), create=False)
     try:
-        columns = report_columns(args.command)
-        rows = report_rows(conn, args.command, args.target, args.filter, getattr(args, "status", None))
-        _emit(args.format, columns, rows)
+        if args.format == "table":
+            _table(report_columns(args.command), report_rows(conn, args.command, _where(args)))
+        else:
+            with _stdout() as out:
+                write_report(conn, args.command, out, args.format, _where(args))
     finally:
         conn.close()
     return EXIT_OK
 
 
-def _emit(fmt: str, columns: tuple[str, ...], rows) -> None:
-    out = sys.stdout
-    if fmt == "csv":
-        stream = io.TextIOWrapper(
-            out.buffer, encoding="utf-8", errors="surrogateescape", newline="", write_through=True
-        )
-        write_csv(stream, columns, rows)
+def cmd_export(args: argparse.Namespace, config: Config) -> int:
+    if args.report != "frames" and (args.status or args.bucket):
+        raise UsageError("--status and --bucket apply to the frames report")
+    if args.report == "astrobin" and not args.target:
+        raise UsageError("the astrobin export is for one target: give --target")
+    conn = L.connect(_ledger_path(args), create=False)
+    try:
+        options = {
+            "astrobin_filters": config.astrobin_filters,
+            "allow_missing_filter_ids": args.allow_missing_filter_ids,
+        }
+        if args.output is None:
+            with _stdout() as out:
+                write_report(conn, args.report, out, args.format, _where(args), **options)
+        else:
+            n = export_file(conn, args.report, args.output, args.format, args.force, _where(args), **options)
+            print(f"wrote {n} rows to {args.output}", file=sys.stderr)
+    finally:
+        conn.close()
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _stdout():
+    """Reports go to stdout as UTF-8 bytes, CRLF untouched, whatever the locale."""
+    sys.stdout.flush()
+    stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", errors="surrogateescape", newline="")
+    try:
+        yield stream
+        stream.flush()
+    finally:
         stream.detach()
-    elif fmt == "json":
-        write_json(out, columns, rows)
-    else:
+
+
+def _emit(fmt: str, columns: tuple[str, ...], rows) -> None:
+    if fmt == "table":
         _table(columns, rows)
+    else:
+        with _stdout() as out:
+            WRITERS[fmt](out, columns, rows)
 
 
 def _table(columns: tuple[str, ...], rows) -> None:
@@ -357,6 +422,7 @@ COMMANDS = {
     "totals": cmd_report,
     "sessions": cmd_report,
     "frames": cmd_report,
+    "export": cmd_export,
     "buckets": cmd_buckets,
     "demo": cmd_demo,
 }

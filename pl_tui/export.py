@@ -1,17 +1,24 @@
-"""Report writers: Frames, Sessions and Totals as rows, CSV (RFC 4180) and JSON.
+"""Reports: Frames, Sessions, Totals and AstroBin's acquisition CSV, as CSV or JSON.
 
 Every number comes from the ledger's queries (``ledger.totals``, ``ledger.sessions``,
-``ledger.iter_frames``); this module only shapes and formats them, so the CLI table, the CSV and
-the TUI show the same figures. CSV: header row, CRLF, UTF-8 without BOM, '.' decimals, no float
-noise, empty field for missing.
+``ledger.iter_frames``); this module only shapes and writes them, so the CLI table, the CSV, the
+JSON and the TUI show the same figures. CSV (SPEC §9): header row first, RFC 4180 quoting, UTF-8
+without BOM, CRLF, '.' decimals, no float noise, an empty field for missing, times ISO 8601 UTC.
+Files are written to a temporary name and renamed: never a partial file, never inside an archive.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from . import ledger as L
@@ -19,52 +26,60 @@ from . import ledger as L
 TOTALS_COLUMNS = ("target", "filter", "total_hours", "frame_count", "first_seen", "last_seen")
 SESSIONS_COLUMNS = ("session_date", "target", "filter", "frame_count", "total_exposure_s", "instrume", "telescop")
 FRAMES_COLUMNS = L.FRAME_COLUMNS
-REPORTS = ("frames", "sessions", "totals")
+ASTROBIN_COLUMNS = (
+    "date", "filter", "number", "duration", "binning", "gain", "sensorCooling", "fNumber",
+    "darks", "flats", "flatDarks", "bias",
+)  # fmt: skip
+REPORTS = ("frames", "sessions", "totals", "astrobin")
+EVERYTHING = L.EVERY_FRAME
+
+
+class ExportError(Exception):
+    """The report cannot be written as asked; str() says why and what to do."""
 
 
 def report_columns(report: str) -> tuple[str, ...]:
-    return {"frames": FRAMES_COLUMNS, "sessions": SESSIONS_COLUMNS, "totals": TOTALS_COLUMNS}[report]
+    return {
+        "frames": FRAMES_COLUMNS,
+        "sessions": SESSIONS_COLUMNS,
+        "totals": TOTALS_COLUMNS,
+        "astrobin": ASTROBIN_COLUMNS,
+    }[report]
 
 
 def report_rows(
     conn: sqlite3.Connection,
     report: str,
-    target: str | None = None,
-    filter: str | None = None,
-    status: str | None = None,
+    where: L.FrameFilter = EVERYTHING,
+    astrobin_filters: Mapping[str, int] | None = None,
+    allow_missing_filter_ids: bool = False,
 ) -> Iterator[tuple]:
-    """Rows of a report in its column order, with typed values (None for missing)."""
+    """Rows of a report in its column order, typed (None for missing). Frames stream."""
     if report == "totals":
-        for t in L.totals(conn, target, filter):
+        for t in L.totals(conn, where.target, where.filter, where.since, where.until):
             yield (t.target, t.filter, round(t.total_hours, 4), t.frame_count, t.first_seen, t.last_seen)
     elif report == "sessions":
-        for s in L.sessions(conn, target, filter):
-            yield (
-                s.session_date,
-                s.target,
-                s.filter,
-                s.frame_count,
-                _clean(s.total_exposure_s),
-                s.instrume,
-                s.telescop,
-            )
+        for s in L.sessions(conn, where.target, where.filter, where.since, where.until):
+            yield (s.session_date, s.target, s.filter, s.frame_count, s.total_exposure_s, s.instrume, s.telescop)
     elif report == "frames":
-        yield from L.iter_frames(conn, target, filter, status)
+        yield from L.iter_frames(conn, where)
+    elif report == "astrobin":
+        if not where.target:
+            raise ExportError("the AstroBin export is for one target: give --target")
+        yield from astrobin_rows(conn, where.target, astrobin_filters or {}, allow_missing_filter_ids)
     else:
         raise ValueError(f"unknown report {report!r}")
 
 
-def _clean(v: float) -> float:
-    """Sums in whole µs → the shortest float that prints without noise."""
-    return round(v, 6)
+# ---------------------------------------------------------------------------------------------
+# Formats
 
 
 def format_value(v: object) -> str:
-    """One CSV/table field: '' for missing, integers without '.0', shortest float repr."""
+    """One field for a table or CSV: '' for missing, whole floats without '.0', else the
+    shortest repr (no float noise)."""
     if v is None:
         return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
     if isinstance(v, float):
         if v.is_integer() and abs(v) < 1e15:
             return str(int(v))
@@ -78,7 +93,8 @@ def write_csv(out: IO[str], columns: Iterable[str], rows: Iterable[tuple]) -> in
     w.writerow(columns)
     n = 0
     for row in rows:
-        w.writerow([format_value(v) for v in row])
+        # the csv module writes None as '' and numbers by repr: no per-field Python work
+        w.writerow(row)
         n += 1
     return n
 
@@ -93,3 +109,199 @@ def write_json(out: IO[str], columns: tuple[str, ...], rows: Iterable[tuple]) ->
         n += 1
     out.write("\n]\n" if n else "]\n")
     return n
+
+
+WRITERS: dict[str, Callable[[IO[str], tuple[str, ...], Iterable[tuple]], int]] = {
+    "csv": write_csv,
+    "json": write_json,
+}
+
+
+def write_report(
+    conn: sqlite3.Connection,
+    report: str,
+    out: IO[str],
+    fmt: str = "csv",
+    where: L.FrameFilter = EVERYTHING,
+    astrobin_filters: Mapping[str, int] | None = None,
+    allow_missing_filter_ids: bool = False,
+) -> int:
+    """Write one report to a text stream; returns the rows written. Nothing is written when
+    the report cannot be made (an AstroBin filter without id): those rows are built first."""
+    rows = report_rows(conn, report, where, astrobin_filters, allow_missing_filter_ids)
+    if report != "frames":  # small reports: complete before the first byte; frames stream
+        rows = iter(list(rows))
+    return WRITERS[fmt](out, report_columns(report), rows)
+
+
+def export_file(
+    conn: sqlite3.Connection,
+    report: str,
+    path: str | os.PathLike[str],
+    fmt: str = "csv",
+    force: bool = False,
+    where: L.FrameFilter = EVERYTHING,
+    astrobin_filters: Mapping[str, int] | None = None,
+    allow_missing_filter_ids: bool = False,
+) -> int:
+    """Write a report to a file, atomically: a temporary file beside it, renamed when complete.
+    Refuses to replace a file without ``force`` and to write anywhere inside a scanned archive."""
+    target = Path(path).expanduser().absolute()
+    _check_destination(conn, target, force)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    except OSError as e:
+        raise ExportError(f"cannot write to {target.parent}: {e.strerror or e}") from e
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
+            n = write_report(conn, report, f, fmt, where, astrobin_filters, allow_missing_filter_ids)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return n
+
+
+def _check_destination(conn: sqlite3.Connection, target: Path, force: bool) -> None:
+    if target.is_dir():
+        raise ExportError(f"{target} is a folder: give a file name")
+    if target.exists() and not force:
+        raise ExportError(f"{target} exists: add --force to replace it")
+    if not target.parent.is_dir():
+        raise ExportError(f"folder {target.parent} does not exist")
+    real = os.path.realpath(target.parent)
+    for (root,) in conn.execute("SELECT path FROM roots"):
+        root_real = os.path.realpath(L.from_db(root))
+        if real == root_real or real.startswith(root_real.rstrip(os.sep) + os.sep):
+            raise ExportError(f"{target} is inside the archive {L.from_db(root)}: pl-tui never writes there")
+
+
+# ---------------------------------------------------------------------------------------------
+# AstroBin
+
+
+@dataclass(slots=True)
+class _Acquisition:
+    night: str | None
+    filter: str | None
+    duration: float | None
+    binning: int | None
+    gain: float | None
+    camera: str | None
+    number: int
+    cooling: float | None
+    f_number: float | None
+
+
+_CALIBRATION = ("DARK", "FLAT", "DARKFLAT", "BIAS")
+
+
+def astrobin_rows(
+    conn: sqlite3.Connection, target: str, filter_ids: Mapping[str, int], allow_missing: bool = False
+) -> list[tuple]:
+    """AstroBin's long-exposure acquisition rows for one target: one per night × filter ×
+    exposure × binning × gain (and camera), counting frames only. Calibration counts are the
+    matching calibration frames of the same night and camera; empty when there are none."""
+    acquisitions = [
+        _Acquisition(*r)
+        for r in conn.execute(
+            "SELECT e.session_date, e.eff_filter, e.exposure_s, s.xbinning, s.gain, s.instrume, count(*), "
+            "avg(e.ccd_temp), avg(COALESCE(s.focratio, s.focallen_mm / s.aperture_mm)) "
+            "FROM exposures e JOIN setups s ON s.id = e.setup_id WHERE e.counting AND e.eff_target = ? "
+            "GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6",
+            (target,),
+        )
+    ]
+    if not acquisitions:
+        raise ExportError(f"no counting frames of target {target!r} in the ledger")
+    missing = sorted({a.filter for a in acquisitions if a.filter and _filter_id(filter_ids, a.filter) is None})
+    if missing and not allow_missing:
+        names = ", ".join(repr(m) for m in missing)
+        example = "\n".join(f'"{m}" = 0000' for m in missing)
+        raise ExportError(
+            f"no AstroBin filter id for {names}: add them to the config under [astrobin.filters], e.g.\n"
+            f"[astrobin.filters]\n{example}\n(ids are in the URL of the filter's page on AstroBin), "
+            "or export with --allow-missing-filter-ids to leave them empty"
+        )
+    calibration = _calibration_counts(conn, {a.night for a in acquisitions})
+    rows = []
+    for a in acquisitions:
+        if a.duration is None or not 0.0001 <= a.duration <= 999999.9999:
+            continue  # AstroBin requires a duration; such frames are in the Unknown bucket
+        rows.append(
+            (
+                a.night,
+                _filter_id(filter_ids, a.filter) if a.filter else None,
+                a.number,
+                _decimals(a.duration, 4),
+                a.binning if a.binning in (1, 2, 3, 4) else None,
+                _decimals(a.gain, 2) if a.gain is not None else None,
+                _whole_in(a.cooling, -274, 100),
+                _decimals(a.f_number, 2) if a.f_number is not None and a.f_number > 0 else None,
+                *_calibration_for(calibration.get((a.night, a.camera), {}), a),
+            )
+        )
+    return rows
+
+
+def _calibration_for(cal: Mapping[str, list[tuple]], a: _Acquisition) -> tuple[int | None, ...]:
+    """darks, flats, flatDarks, bias matching one acquisition: darks by exposure, binning and
+    gain; flats by filter and binning; flat-darks by binning; bias by binning and gain."""
+
+    def count(kind: str, *, exposure: bool = False, filt: bool = False, gain: bool = False) -> int | None:
+        n = sum(
+            c[5]
+            for c in cal.get(kind, ())
+            if c[3] == a.binning
+            and (not exposure or c[2] == a.duration)
+            and (not filt or c[1] == a.filter)
+            and (not gain or c[4] == a.gain)
+        )
+        return n or None
+
+    return (
+        count("DARK", exposure=True, gain=True),
+        count("FLAT", filt=True),
+        count("DARKFLAT"),
+        count("BIAS", gain=True),
+    )
+
+
+def _filter_id(ids: Mapping[str, int], name: str) -> int | None:
+    if name in ids:
+        return ids[name]
+    folded = {k.casefold(): v for k, v in ids.items()}
+    return folded.get(name.casefold())
+
+
+def _calibration_counts(conn: sqlite3.Connection, nights: set[str | None]) -> dict[tuple, dict[str, list[tuple]]]:
+    """(night, camera) → frame type → [(type, filter, exposure, binning, gain, count)]."""
+    out: dict[tuple, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
+    known = sorted(n for n in nights if n)
+    if not known:
+        return out
+    marks = ",".join("?" * len(known))
+    for night, camera, *rest in conn.execute(
+        "SELECT e.session_date, s.instrume, e.eff_type, e.eff_filter, e.exposure_s, s.xbinning, s.gain, count(*) "
+        "FROM exposures e JOIN setups s ON s.id = e.setup_id "
+        f"WHERE e.eff_status = 'accepted' AND e.eff_type IN {_CALIBRATION} AND e.session_date IN ({marks}) "
+        "GROUP BY 1, 2, 3, 4, 5, 6, 7",
+        known,
+    ):
+        out[(night, camera)][rest[0]].append(tuple(rest))
+    return out
+
+
+def _decimals(v: float, places: int) -> float | int:
+    r = round(float(v), places)
+    return int(r) if r.is_integer() else r
+
+
+def _whole_in(v: float | None, low: int, high: int) -> int | None:
+    if v is None:
+        return None
+    r = round(v)
+    return r if low <= r <= high else None

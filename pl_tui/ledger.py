@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 
-from .normalize import EXPOSURE_COLUMNS, INFERRED_NAMES, format_utc_ms
+from .normalize import EXPOSURE_COLUMNS, INFERRED_NAMES
 
 SCHEMA_VERSION = 1
 
@@ -113,6 +113,7 @@ def _exposure_columns_sql() -> str:
         "setup_id INTEGER NOT NULL REFERENCES setups(id)",
         "exposure_us INTEGER",  # exposure in whole microseconds: exact sums
         "status TEXT NOT NULL DEFAULT 'accepted'",  # best status among the exposure's files
+        "copies INTEGER NOT NULL DEFAULT 1",  # its present files: more than one means duplicates
         # denormalised from overrides / aliases so the effective values are plain columns
         "ov_target TEXT",
         "ov_filter TEXT",
@@ -430,9 +431,9 @@ _BEST_STATUS = (
     "SELECT status FROM files WHERE identity = ?1 AND status IN ('accepted', 'rejected', 'derived') "
     "ORDER BY CASE status WHEN 'accepted' THEN 0 WHEN 'rejected' THEN 1 ELSE 2 END LIMIT 1"
 )
+_PRESENT = "SELECT count(*) FROM files WHERE identity = ?1 AND status NOT IN ('missing', 'unreadable')"
 _SQL_REFRESH_STATUS = (
-    f"UPDATE exposures SET status = COALESCE(({_BEST_STATUS}), 'missing') "
-    f"WHERE identity = ?1 AND status IS NOT COALESCE(({_BEST_STATUS}), 'missing')"
+    f"UPDATE exposures SET status = COALESCE(({_BEST_STATUS}), 'missing'), copies = ({_PRESENT}) WHERE identity = ?1"
 )
 _SQL_DROP_ORPHAN = "DELETE FROM exposures WHERE identity = ?1 AND NOT EXISTS (SELECT 1 FROM files WHERE identity = ?1)"
 _EXPOSURE_S = EXPOSURE_ONLY.index("exposure_s")
@@ -656,14 +657,22 @@ class SessionRow:
     telescop: str | None
 
 
-def _where(target: str | None, filter: str | None, col_target: str = "target", col_filter: str = "filter"):
+def _where(
+    target: str | None, filter: str | None, since: str | None, until: str | None, prefix: str = ""
+) -> tuple[str, list[str]]:
+    """WHERE over tallies: '' stands for none there (the CLI spells it '-')."""
     clauses, params = [], []
-    if target is not None:
-        clauses.append(f"{col_target} = ?")
-        params.append(target)
-    if filter is not None:
-        clauses.append(f"{col_filter} = ?")
-        params.append(filter)
+    for column, op, value in (
+        ("target", "=", _key(target)),
+        ("filter", "=", _key(filter)),
+        ("session_date", ">=", since),
+        ("session_date", "<=", until),
+    ):
+        if value is not None:
+            clauses.append(f"{prefix}{column} {op} ?")
+            params.append(value)
+    if since is not None or until is not None:
+        clauses.append(f"{prefix}session_date <> ''")
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
@@ -671,9 +680,16 @@ def _none(v: str) -> str | None:
     return v if v != "" else None
 
 
-def totals(conn: sqlite3.Connection, target: str | None = None, filter: str | None = None) -> list[TotalsRow]:
-    """Hours and frames per target × filter, counting frames only (LIGHT, accepted, once each)."""
-    where, params = _where(_key(target), _key(filter))
+def totals(
+    conn: sqlite3.Connection,
+    target: str | None = None,
+    filter: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[TotalsRow]:
+    """Hours and frames per target × filter, counting frames only (LIGHT, accepted, once each),
+    optionally for the nights from ``since`` to ``until`` (YYYY-MM-DD, inclusive)."""
+    where, params = _where(target, filter, since, until)
     rows = conn.execute(
         "SELECT target, filter, SUM(total_us), SUM(frame_count), "
         "MIN(NULLIF(session_date, '')), MAX(NULLIF(session_date, '')) "
@@ -686,9 +702,15 @@ def totals(conn: sqlite3.Connection, target: str | None = None, filter: str | No
     ]
 
 
-def sessions(conn: sqlite3.Connection, target: str | None = None, filter: str | None = None) -> list[SessionRow]:
+def sessions(
+    conn: sqlite3.Connection,
+    target: str | None = None,
+    filter: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[SessionRow]:
     """One row per (night, target, filter), with the cameras and telescopes used (';'-joined)."""
-    where, params = _where(_key(target), _key(filter), "t.target", "t.filter")
+    where, params = _where(target, filter, since, until, "t.")
     rows = conn.execute(
         "SELECT t.target, t.filter, t.session_date, s.instrume, s.telescop, t.frame_count, t.total_us "
         f"FROM tallies t JOIN setups s ON s.id = t.setup_id{where} "
@@ -710,7 +732,7 @@ def sessions(conn: sqlite3.Connection, target: str | None = None, filter: str | 
                 j += 1
             cam = ";".join(sorted(c for c in cams if c)) or None
             scope = ";".join(sorted(s for s in scopes if s)) or None
-        out.append(SessionRow(_none(d), _none(t), _none(f), n, us / 1_000_000, cam, scope))
+        out.append(SessionRow(_none(d), _none(t), _none(f), n, round(us / 1_000_000, 6), cam, scope))
         i = j
     return out
 
@@ -740,119 +762,109 @@ def rebuild_tallies(conn: sqlite3.Connection) -> None:
 
 
 FRAME_COLUMNS = (
-    "path",
-    "target",
-    "filter",
-    "exposure_s",
-    "image_type",
-    "date_obs_utc",
-    "instrume",
-    "telescop",
-    "focallen",
-    "xbinning",
-    "gain",
-    "ccd_temp",
-    # extras, appended only
-    "session_date",
-    "status",
-    "sequencer",
-    "night_basis",
-    "reason",
-    "inferred",
-)
+    "path", "target", "filter", "exposure_s", "image_type", "date_obs_utc", "instrume", "telescop",
+    "focallen", "xbinning", "gain", "ccd_temp",
+    # extras: new columns are only ever appended
+    "session_date", "status", "rig", "sequencer", "night_basis", "reason", "inferred",
+)  # fmt: skip
+
+# The rig's automatic name (SPEC §8): "camera @ telescope", or "camera @ 530mm" without TELESCOP.
+RIG_SQL = """CASE WHEN s.instrume IS NULL AND s.telescop IS NULL AND s.focallen_mm IS NULL THEN NULL
+  ELSE COALESCE(s.instrume, 'unknown camera') || COALESCE(' @ ' || s.telescop,
+       ' @ ' || CAST(CAST(round(s.focallen_mm) AS INTEGER) AS TEXT) || 'mm', '') END"""
+
+# ISO 8601 UTC to the millisecond from integer ms, exactly (no float on the way).
+UTC_SQL = """CASE WHEN e.t_obs_ms IS NULL THEN NULL ELSE
+  strftime('%Y-%m-%dT%H:%M:%S', e.t_obs_ms / 1000, 'unixepoch') || '.'
+  || substr('00' || (e.t_obs_ms % 1000), -3) || 'Z' END"""
 
 # A file's status as shown: an override applies to every copy; of several present copies
-# with the same status, the first found counts and the others are duplicates.
+# with the same status, the first found counts and the others are duplicates (only exposures
+# with several copies need the look at the other files).
 _FRAME_STATUS = """
 CASE
   WHEN f.status IN ('missing', 'unreadable') THEN f.status
   WHEN e.ov_status IS NOT NULL THEN e.ov_status
-  WHEN f.status = e.status AND EXISTS (
+  WHEN e.copies > 1 AND f.status = e.status AND EXISTS (
     SELECT 1 FROM files g WHERE g.identity = f.identity AND g.status = f.status AND g.id < f.id)
     THEN 'duplicate'
   ELSE f.status
 END"""
 
 _FRAME_SELECT = f"""
-SELECT f.id, d.path, f.name, e.eff_target, e.eff_filter, e.exposure_s, e.eff_type, e.t_obs_ms,
+SELECT f.id, d.path, f.name, e.eff_target, e.eff_filter, e.exposure_s, e.eff_type, {UTC_SQL},
        s.instrume, s.telescop, s.focallen_mm, s.xbinning, s.gain, e.ccd_temp,
-       e.session_date, {_FRAME_STATUS} AS shown_status, s.sequencer, e.night_basis, f.reason, e.inferred
+       e.session_date, {_FRAME_STATUS}, {RIG_SQL}, s.sequencer, e.night_basis, f.reason, e.inferred
 FROM files f JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.identity = f.identity
 LEFT JOIN setups s ON s.id = e.setup_id
 """
+_STATUS_COLUMN = 15
+
+# Buckets that are a shown status; 'unknown' is a rule on the exposure (UNKNOWN_SQL).
+BUCKET_STATUS = {
+    "duplicates": "duplicate",
+    "derived": "derived",
+    "rejected": "rejected",
+    "missing": "missing",
+    "unreadable": "unreadable",
+}
 
 
-def iter_frames(
-    conn: sqlite3.Connection,
-    target: str | None = None,
-    filter: str | None = None,
-    status: str | None = None,
-    page: int = 5000,
-) -> Iterator[tuple]:
-    """Every indexed file as a Frames row (FRAME_COLUMNS), streamed by keyset pages of file id."""
+@dataclass(slots=True, frozen=True)
+class FrameFilter:
+    """Which frames a Frames report lists. Every field is optional; all given must hold."""
+
+    target: str | None = None  # '-' (or ''): frames without a target
+    filter: str | None = None  # '-' (or ''): frames without a filter
+    status: str | None = None  # accepted, duplicate, rejected, derived, missing, unreadable
+    bucket: str | None = None  # a bucket of SPEC §4 (those the engine decides)
+    since: str | None = None  # first night, YYYY-MM-DD
+    until: str | None = None  # last night, YYYY-MM-DD
+
+
+EVERY_FRAME = FrameFilter()
+
+
+def iter_frames(conn: sqlite3.Connection, where: FrameFilter = EVERY_FRAME, page: int = 5000) -> Iterator[tuple]:
+    """Every indexed file as a Frames row (FRAME_COLUMNS), streamed by keyset pages of file id:
+    constant memory whatever the ledger's size."""
     clauses, params = [], []
-    if target is not None:
-        clauses.append("e.eff_target IS ?")
-        params.append(_key(target) or None)
-    if filter is not None:
-        clauses.append("e.eff_filter IS ?")
-        params.append(_key(filter) or None)
+    for column, value in (("e.eff_target", where.target), ("e.eff_filter", where.filter)):
+        if value is None:
+            continue
+        if _key(value) == "":  # frames that have none (not files that have no header at all)
+            clauses.append(f"e.identity IS NOT NULL AND {column} IS NULL")
+        else:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if where.since is not None:
+        clauses.append("e.session_date >= ?")
+        params.append(where.since)
+    if where.until is not None:
+        clauses.append("e.session_date <= ?")
+        params.append(where.until)
+    status = where.status
+    if where.bucket == "unknown":
+        clauses.append(f"({UNKNOWN_SQL})")
+    elif where.bucket is not None:
+        if status is not None and status != BUCKET_STATUS[where.bucket]:
+            return
+        status = BUCKET_STATUS[where.bucket]
+    sql = f"{_FRAME_SELECT} WHERE {' AND '.join(['f.id > ?', *clauses])} ORDER BY f.id LIMIT ?"
     last = -1
     while True:
-        where = " AND ".join(["f.id > ?", *clauses])
-        rows = conn.execute(f"{_FRAME_SELECT} WHERE {where} ORDER BY f.id LIMIT ?", [last, *params, page]).fetchall()
+        rows = conn.execute(sql, [last, *params, page]).fetchall()
         for r in rows:
-            if status is None or r[15] == status:
-                yield _frame_row(r)
+            if status is None or r[_STATUS_COLUMN] == status:
+                inferred = r[-1]
+                yield (
+                    join_path(r[1], r[2]),
+                    *r[3:-1],
+                    ";".join(n for bit, n in INFERRED_NAMES.items() if inferred & bit) if inferred else None,
+                )
         if len(rows) < page:
             return
         last = rows[-1][0]
-
-
-def _frame_row(r: tuple) -> tuple:
-    (
-        _id,
-        d,
-        name,
-        target,
-        filt,
-        exp,
-        itype,
-        t_ms,
-        cam,
-        scope,
-        fl,
-        xb,
-        gain,
-        temp,
-        sdate,
-        status,
-        seq,
-        basis,
-        reason,
-        inferred,
-    ) = r
-    inferred_names = ";".join(n for bit, n in INFERRED_NAMES.items() if inferred and inferred & bit) or None
-    return (
-        join_path(d, name),
-        target,
-        filt,
-        exp,
-        itype,
-        format_utc_ms(t_ms),
-        cam,
-        scope,
-        fl,
-        xb,
-        gain,
-        temp,
-        sdate,
-        status,
-        seq,
-        basis,
-        reason,
-        inferred_names,
-    )
 
 
 def unreadable(conn: sqlite3.Connection) -> list[tuple[str, str]]:
@@ -872,7 +884,7 @@ def bucket_counts(conn: sqlite3.Connection) -> dict[str, int]:
     files_by_status = dict(q("SELECT status, count(*) FROM files WHERE status <> 'accepted' GROUP BY status"))
     dup = q(
         "SELECT count(*) FROM files f JOIN exposures e ON e.identity = f.identity "
-        "WHERE f.status = e.status AND f.status NOT IN ('missing', 'unreadable') AND EXISTS ("
+        "WHERE e.copies > 1 AND f.status = e.status AND f.status NOT IN ('missing', 'unreadable') AND EXISTS ("
         "SELECT 1 FROM files g WHERE g.identity = f.identity AND g.status = f.status AND g.id < f.id)"
     ).fetchone()[0]
     return {

@@ -126,10 +126,18 @@ def test_copies_count_once(small: Path, run_scan, ledger_path: Path) -> None:
     _cols, rows = L.bucket_frames(conn, "duplicates")
     rows = list(rows)
     assert all("stack project" in r[0] and "2024-08-13" in r[1] for r in rows)
-    statuses = sorted(r[13] for r in L.iter_frames(conn, target="M81", filter="Ha"))
+    statuses = sorted(r[13] for r in L.iter_frames(conn, L.FrameFilter(target="M81", filter="Ha")))
     assert statuses == ["accepted"] * 3 + ["duplicate"] * 3
     conn.close()
     invariants(ledger_path)
+    shutil.rmtree(stack)  # the copies go away: no duplicates left, the originals still count
+    run_scan(small)
+    conn = L.connect(ledger_path)
+    assert L.bucket_counts(conn)["duplicates"] == 0
+    statuses = sorted(r[13] for r in L.iter_frames(conn, L.FrameFilter(target="M81", filter="Ha")))
+    assert statuses == ["accepted"] * 3 + ["missing"] * 3
+    conn.close()
+    assert totals(ledger_path, target="M81", filter="Ha") == [("M81", "Ha", 3, 900.0)]
 
 
 def test_a_moved_folder_keeps_identity_override_and_status(small: Path, run_scan, ledger_path: Path) -> None:
