@@ -186,6 +186,7 @@ CREATE TABLE files (
   size INTEGER,
   mtime_ns INTEGER,
   identity INTEGER,
+  exposure_id INTEGER,  -- exposures.id of that identity: reports join on it (one seek, not two)
   status TEXT NOT NULL,
   reason TEXT
 );
@@ -422,10 +423,15 @@ _SQL_INSERT_EXPOSURE = (
     f"VALUES ({', '.join('?' * len(_EXP_INSERT_COLS))}) "
     f"ON CONFLICT(identity) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _UPDATABLE)}"
 )
+_EXPOSURE_ID = "(SELECT id FROM exposures WHERE identity = ?5)"
 _SQL_INSERT_FILE = (
-    "INSERT INTO files (dir_id, name, size, mtime_ns, identity, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO files (dir_id, name, size, mtime_ns, identity, status, reason, exposure_id) "
+    f"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, {_EXPOSURE_ID})"
 )
-_SQL_UPDATE_FILE = "UPDATE files SET size = ?, mtime_ns = ?, identity = ?, status = ?, reason = ? WHERE id = ?"
+_SQL_UPDATE_FILE = (
+    f"UPDATE files SET size = ?3, mtime_ns = ?4, identity = ?5, status = ?6, reason = ?7, exposure_id = {_EXPOSURE_ID} "
+    "WHERE id = ?1"
+)
 _SQL_INSERT_SETUP = f"INSERT INTO setups ({', '.join(SETUP_COLUMNS)}) VALUES ({', '.join('?' * len(SETUP_COLUMNS))})"
 _BEST_STATUS = (
     "SELECT status FROM files WHERE identity = ?1 AND status IN ('accepted', 'rejected', 'derived') "
@@ -553,7 +559,7 @@ class LedgerWriter:
         conn.executemany(
             _SQL_UPDATE_FILE,
             [
-                (r.size, r.mtime_ns, r.exposure[0] if r.exposure else None, r.status, r.reason, r.file_id)
+                (r.file_id, None, r.size, r.mtime_ns, r.exposure[0] if r.exposure else None, r.status, r.reason)
                 for r in records
                 if r.file_id is not None
             ],
@@ -795,7 +801,7 @@ _FRAME_SELECT = f"""
 SELECT f.id, d.path, f.name, e.eff_target, e.eff_filter, e.exposure_s, e.eff_type, {UTC_SQL},
        s.instrume, s.telescop, s.focallen_mm, s.xbinning, s.gain, e.ccd_temp,
        e.session_date, {_FRAME_STATUS}, {RIG_SQL}, s.sequencer, e.night_basis, f.reason, e.inferred
-FROM files f JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.identity = f.identity
+FROM files f JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.id = f.exposure_id
 LEFT JOIN setups s ON s.id = e.setup_id
 """
 _STATUS_COLUMN = 15
@@ -883,7 +889,7 @@ def bucket_counts(conn: sqlite3.Connection) -> dict[str, int]:
     q = conn.execute
     files_by_status = dict(q("SELECT status, count(*) FROM files WHERE status <> 'accepted' GROUP BY status"))
     dup = q(
-        "SELECT count(*) FROM files f JOIN exposures e ON e.identity = f.identity "
+        "SELECT count(*) FROM files f JOIN exposures e ON e.id = f.exposure_id "
         "WHERE e.copies > 1 AND f.status = e.status AND f.status NOT IN ('missing', 'unreadable') AND EXISTS ("
         "SELECT 1 FROM files g WHERE g.identity = f.identity AND g.status = f.status AND g.id < f.id)"
     ).fetchone()[0]
@@ -917,7 +923,7 @@ def bucket_frames(conn: sqlite3.Connection, name: str) -> tuple[tuple[str, ...],
     if name in ("missing", "rejected", "derived"):
         rows = conn.execute(
             "SELECT d.path, f.name, e.eff_target, e.eff_filter, e.session_date, f.reason FROM files f "
-            "JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.identity = f.identity "
+            "JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.id = f.exposure_id "
             "WHERE f.status = ? ORDER BY d.path, f.name",
             (name,),
         )
@@ -926,7 +932,7 @@ def bucket_frames(conn: sqlite3.Connection, name: str) -> tuple[tuple[str, ...],
     if name == "duplicates":
         rows = conn.execute(
             "SELECT d.path, f.name, c.path, c.name FROM files f JOIN dirs d ON d.id = f.dir_id "
-            "JOIN exposures e ON e.identity = f.identity "
+            "JOIN exposures e ON e.id = f.exposure_id "
             "JOIN (SELECT g.identity, g.status, gd.path, g.name, min(g.id) FROM files g "
             "      JOIN dirs gd ON gd.id = g.dir_id GROUP BY g.identity, g.status) c "
             "  ON c.identity = f.identity AND c.status = f.status "

@@ -61,6 +61,10 @@ def invariants(ledger_path: Path) -> int:
         assert conn.execute("SELECT * FROM tallies ORDER BY 1, 2, 3, 4").fetchall() == before
         dup = conn.execute("SELECT dir_id, name, count(*) FROM files GROUP BY 1, 2 HAVING count(*) > 1").fetchall()
         assert dup == []
+        stale = conn.execute(
+            "SELECT count(*) FROM files f WHERE f.exposure_id IS NOT (SELECT id FROM exposures WHERE identity = f.identity)"
+        ).fetchone()[0]
+        assert stale == 0  # every file points at its identity's exposure row
         return n
     finally:
         conn.close()
