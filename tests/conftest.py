@@ -9,6 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Shared CI machines stall now and then: a per-example time limit would only add flakiness.
+settings.register_profile("pl-tui", deadline=None)
+settings.load_profile("pl-tui")
 
 from pl_tui.config import Config
 from pl_tui.fitsgen import Card, write_fits

@@ -514,7 +514,7 @@ def test_kill_9_mid_scan_then_rescan_equals_a_clean_scan(tmp_path: Path) -> None
         from pl_tui.scan import scan
         from pl_tui.config import Config
         def slow(path, flags):
-            time.sleep(0.001)
+            time.sleep(0.004)  # ~2.5 s in all: plenty of time to be killed after the first writes
             return os.open(path, flags)
         scan({str(killed)!r}, [{str(root)!r}], Config(settle_seconds=0), workers=0, threads=2, opener=slow)
     """)
@@ -527,12 +527,12 @@ def test_kill_9_mid_scan_then_rescan_equals_a_clean_scan(tmp_path: Path) -> None
             n = query(killed, "SELECT count(*) FROM files")[0][0]
         except (L.LedgerError, sqlite3.OperationalError):
             continue
-        if n >= 200:
+        if n > 0:
             break
     assert proc.poll() is None, "the scan finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert 200 <= n < 1201
+    assert 0 < n < 1201
     conn = sqlite3.connect(killed)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
