@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from results import replace_section
 from scan_bench import build_query_ledger
 
 from pl_tui import ledger as L
@@ -84,13 +85,7 @@ def record(rows: int, elapsed: float, base: float, size: int, rss_growth_mb: flo
         "Reproduce: `python bench/export_bench.py --record`.",
         "",
     ]
-    path = HERE / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    start = text.find("## Export benchmark")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + text[end + 1 :] if end >= 0 else text[:start]
-    path.write_text(text.rstrip() + "\n\n" + "\n".join(lines))
+    replace_section("## Export benchmark", lines)
 
 
 if __name__ == "__main__":

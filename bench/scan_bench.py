@@ -28,6 +28,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from results import replace_section
+
 from pl_tui import ledger as L
 from pl_tui.demo import nina_cards
 from pl_tui.fitsgen import write_fits
@@ -356,13 +358,7 @@ def record(f: dict) -> None:
         "Reproduce: `python bench/scan_bench.py --record` (see the script's docstring for smaller runs).",
         "",
     ]
-    path = HERE / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    start = text.find("## Scan benchmark")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + text[end + 1 :] if end >= 0 else text[:start]
-    path.write_text(text.rstrip() + "\n\n" + "\n".join(lines))
+    replace_section("## Scan benchmark", lines)
 
 
 if __name__ == "__main__":
