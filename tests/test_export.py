@@ -77,6 +77,21 @@ def test_sessions_bytes_with_mixed_rigs_and_no_float_noise(ledger: Path) -> None
     )
 
 
+def test_a_target_with_a_newline_is_quoted(ledger: Path) -> None:
+    """Header values cannot carry one (whitespace folds), but a retag can: emulate one as the
+    retag issue writes it (an override row and its denormalised copy on the exposure)."""
+    conn = L.connect(ledger, create=False)
+    (ident,) = conn.execute("SELECT identity FROM exposures WHERE target = 'M31'").fetchone()
+    conn.execute("INSERT INTO overrides (identity, target) VALUES (?, ?)", (ident, "Andromeda\r\nGalaxy"))
+    conn.execute("UPDATE exposures SET ov_target = ? WHERE identity = ?", ("Andromeda\r\nGalaxy", ident))
+    conn.close()
+    data = csv_bytes(ledger, "totals")
+    assert b'\r\n"Andromeda\r\nGalaxy",,0.0833,1,2024-08-14,2024-08-14\r\n' in data
+    rows = list(csv.reader(io.StringIO(data.decode(), newline="")))
+    assert ["Andromeda\r\nGalaxy", "", "0.0833", "1", "2024-08-14", "2024-08-14"] in rows
+    assert pd.read_csv(io.BytesIO(data))["target"].tolist()[0] == "Andromeda\r\nGalaxy"
+
+
 def test_frames_csv_round_trips_every_field(ledger: Path) -> None:
     data = csv_bytes(ledger, "frames")
     assert not data.startswith(b"\xef\xbb\xbf") and data.count(b"\r\n") >= 8
