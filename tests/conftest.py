@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-# Shared CI machines stall now and then: a per-example time limit would only add flakiness.
-settings.register_profile("pl-tui", deadline=None)
-settings.load_profile("pl-tui")
-
 from pl_tui.config import Config
 from pl_tui.fitsgen import Card, write_fits
 from pl_tui.scan import ScanProgress, scan
+
+# Shared CI machines stall now and then: a per-example time limit would only add flakiness.
+settings.register_profile("pl-tui", deadline=None)
+settings.load_profile("pl-tui")
 
 # A minimal, valid NINA-like light: every test overrides what it is about.
 BASE_LIGHT: list[Card] = [

@@ -62,7 +62,8 @@ def invariants(ledger_path: Path) -> int:
         dup = conn.execute("SELECT dir_id, name, count(*) FROM files GROUP BY 1, 2 HAVING count(*) > 1").fetchall()
         assert dup == []
         stale = conn.execute(
-            "SELECT count(*) FROM files f WHERE f.exposure_id IS NOT (SELECT id FROM exposures WHERE identity = f.identity)"
+            "SELECT count(*) FROM files f "
+            "WHERE f.exposure_id IS NOT (SELECT id FROM exposures WHERE identity = f.identity)"
         ).fetchone()[0]
         assert stale == 0  # every file points at its identity's exposure row
         return n
