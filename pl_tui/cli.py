@@ -87,8 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("name", nargs="?", choices=BUCKETS, help="list the frames of this bucket")
     b.add_argument("--format", choices=("table", "json"), default="table")
 
-    d = sub.add_parser("demo", parents=[common], help="build the demo archive and scan it")
+    d = sub.add_parser("demo", parents=[common], help="build the demo archive and open it")
     d.add_argument("--dir", type=Path, help="where to write the demo archive (default: the user data dir)")
+    d.add_argument("--headless", action="store_true", help="scan it and print the totals instead of opening the app")
     return p
 
 
@@ -103,16 +104,32 @@ def _night(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _has_command(argv: list[str]) -> bool:
+    """Is there a sub-command, or only options and archive folders (open the app)?"""
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--ledger", "--config"):
+            skip = True
+        elif a.startswith("-"):
+            if a in ("-h", "--help", "--version"):
+                return True
+        else:
+            return a in COMMANDS
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not _has_command(argv):
+        return _open_app(argv)
     parser = _parser()
     args = parser.parse_args(argv)
     # a file name may hold bytes that are not UTF-8: print them as they are, never crash on them
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="surrogateescape")
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
     try:
         config = load_config(args.config)
         return COMMANDS[args.command](args, config)
@@ -403,7 +420,9 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         counts = build_demo_archive(archive)
         print(f"wrote the demo archive to {archive} ({sum(counts.values())} files)")
     # the demo's files were all written a moment ago: no settle window for them
-    demo_config = Config(settle_seconds=0, path=config.path)
+    demo_config = Config(settle_seconds=0, path=config.path, astrobin_filters=config.astrobin_filters)
+    if not args.headless:
+        return _run_app(ledger_path, demo_config, [str(archive)])
     rc = _run_scan(ledger_path, [str(archive)], demo_config, False, None, True)
     conn = L.connect(ledger_path, create=False)
     try:
@@ -415,6 +434,42 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         conn.close()
     print(f"\nexplore it:  pl-tui --ledger {ledger_path} sessions --target M81")
     return rc
+
+
+def _open_app(argv: list[str]) -> int:
+    """``pl-tui [--ledger L] [--config C] [ARCHIVE...]``: the terminal app (scanning ARCHIVE first)."""
+    p = argparse.ArgumentParser(prog="pl-tui", description="Open the terminal app (see 'pl-tui --help' for commands).")
+    p.add_argument("--ledger", type=Path)
+    p.add_argument("--config", type=Path)
+    p.add_argument("archives", nargs="*", metavar="ARCHIVE")
+    args = p.parse_args(argv)
+    for a in args.archives:
+        if not os.path.isdir(os.path.expanduser(a)):
+            p.error(f"archive folder not found: {a} (commands: {', '.join(COMMANDS)})")
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        print(f"pl-tui: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    return _run_app(_ledger_path(args), config, [os.path.abspath(os.path.expanduser(a)) for a in args.archives])
+
+
+def _run_app(ledger_path: Path, config: Config, archives: list[str]) -> int:
+    import asyncio
+
+    from .app import PlTuiApp
+
+    app = PlTuiApp(ledger_path, config, archives)
+
+    def hang_up(signum, frame):
+        try:
+            asyncio.get_event_loop().call_soon_threadsafe(app.exit)
+        except RuntimeError:
+            raise SystemExit(EXIT_ERROR) from None
+
+    signal.signal(signal.SIGHUP, hang_up)
+    app.run()
+    return EXIT_OK
 
 
 COMMANDS = {

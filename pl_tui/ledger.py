@@ -200,6 +200,7 @@ CREATE INDEX files_status ON files(status) WHERE status <> 'accepted';
 CREATE TABLE exposures (
   {_exposure_columns_sql()}
 );
+CREATE INDEX exposures_night ON exposures(session_date);
 CREATE TABLE tallies (
   target TEXT NOT NULL,
   filter TEXT NOT NULL,
@@ -748,6 +749,81 @@ def _key(v: str | None) -> str | None:
     if v is None:
         return None
     return "" if v in ("", "-") else v
+
+
+@dataclass(slots=True, frozen=True)
+class Summary:
+    """One node of the target → filter tree: counting frames only, from the tallies."""
+
+    name: str | None
+    hours: float
+    frames: int
+    nights: int
+    last_seen: str | None
+
+
+def target_summaries(conn: sqlite3.Connection, search: str | None = None) -> list[Summary]:
+    """Every target with counting frames (a case-insensitive substring filter by ``search``)."""
+    where, params = "", []
+    if search:
+        where = " WHERE target LIKE ? ESCAPE '\\'"
+        params = ["%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"]
+    return _summaries(conn, "target", where, params)
+
+
+def filter_summaries(conn: sqlite3.Connection, target: str | None) -> list[Summary]:
+    return _summaries(conn, "filter", " WHERE target = ?", [_key(target) if target is not None else ""])
+
+
+def _summaries(conn: sqlite3.Connection, column: str, where: str, params: list) -> list[Summary]:
+    rows = conn.execute(
+        f"SELECT {column}, SUM(total_us), SUM(frame_count), COUNT(DISTINCT NULLIF(session_date, '')), "
+        f"MAX(NULLIF(session_date, '')) FROM tallies{where} GROUP BY {column} ORDER BY {column} = '', {column}",
+        params,
+    )
+    return [Summary(_none(n), us / 3_600_000_000, count, nights, last) for n, us, count, nights, last in rows]
+
+
+def overview(conn: sqlite3.Connection) -> tuple[int, float, int]:
+    """(counting frames, hours, targets) of the whole ledger."""
+    frames, us, targets = conn.execute(
+        "SELECT COALESCE(SUM(frame_count), 0), COALESCE(SUM(total_us), 0), COUNT(DISTINCT target) FROM tallies"
+    ).fetchone()
+    return frames, us / 3_600_000_000, targets
+
+
+def rigs_used(conn: sqlite3.Connection, target: str | None, filter: str | None = None) -> list[tuple[str, int, float]]:
+    """(rig, frames, hours) of a target's counting frames, most hours first."""
+    where, params = _where(target if target is not None else "-", filter, None, None, "t.")
+    rows = conn.execute(
+        f"SELECT {RIG_SQL}, SUM(t.frame_count), SUM(t.total_us) FROM tallies t JOIN setups s ON s.id = t.setup_id"
+        f"{where} GROUP BY 1 ORDER BY 3 DESC",
+        params,
+    )
+    return [(rig or "unknown rig", n, us / 3_600_000_000) for rig, n, us in rows]
+
+
+@dataclass(slots=True, frozen=True)
+class NightFrame:
+    path: str
+    date_obs_utc: str | None
+    exposure_s: float | None
+    ccd_temp: float | None
+    status: str
+
+
+def night_frames(
+    conn: sqlite3.Connection, night: str, target: str | None, filter: str | None, limit: int = 1000
+) -> list[NightFrame]:
+    """The files of one session (night × target × filter), in time order, at most ``limit``."""
+    rows = conn.execute(
+        f"SELECT d.path, f.name, {UTC_SQL}, e.exposure_s, e.ccd_temp, {_FRAME_STATUS} "
+        "FROM exposures e JOIN files f ON f.identity = e.identity JOIN dirs d ON d.id = f.dir_id "
+        "WHERE e.session_date = ? AND e.eff_target IS ? AND e.eff_filter IS ? "
+        "ORDER BY e.t_obs_ms, f.id LIMIT ?",
+        (night, target, filter, limit),
+    )
+    return [NightFrame(join_path(d, n), t, exp, temp, status) for d, n, t, exp, temp, status in rows]
 
 
 def counting_frame_count(conn: sqlite3.Connection) -> int:

@@ -109,7 +109,7 @@ def test_buckets(scanned: Path, capsys) -> None:
     [
         (["scan", "/no/such/archive"], "archive folder not found"),
         (["totals", "--format", "xml"], "invalid choice"),
-        (["frobnicate"], "invalid choice"),
+        (["frobnicate"], "archive folder not found: frobnicate (commands: scan"),
         (["buckets", "nonsense"], "invalid choice"),
         (["scan"], "required"),
     ],
@@ -166,10 +166,10 @@ def test_installed_entry_point_demo(tmp_path: Path) -> None:
     exe = shutil.which("pl-tui") or str(Path(sys.executable).with_name("pl-tui"))
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
     env.pop("PL_TUI_LEDGER", None)
-    proc = subprocess.run([exe, "demo"], capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run([exe, "demo", "--headless"], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "wrote the demo archive" in proc.stdout and "M81" in proc.stdout and "Sh2-129" in proc.stdout
     assert "unreadable 4" in proc.stdout and "duplicates 5" in proc.stdout
     assert (tmp_path / "data" / "pl-tui" / "demo-ledger.sqlite").exists()
-    again = subprocess.run([exe, "demo"], capture_output=True, text=True, env=env, timeout=120)
+    again = subprocess.run([exe, "demo", "--headless"], capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 0 and "wrote the demo archive" not in again.stdout and "unchanged" in again.stdout

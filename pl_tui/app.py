@@ -1,0 +1,177 @@
+"""The terminal app: screens, global keys, the command palette, themes.
+
+The App owns what crosses screens (the ledger path, the config, the archives) and takes them in
+``__init__`` so tests pass a tmp ledger. All disk and SQLite work runs in thread workers that
+open their own connections and post messages back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
+from textual.screen import Screen
+from textual.theme import Theme
+
+from . import ledger as L
+from .config import Config
+from .scan import ScanProgress
+from .screens.archive import ArchiveScreen
+from .screens.modals import ExportModal, HelpModal
+from .screens.scan import ScanScreen
+from .screens.targets import TargetsScreen
+from .widgets.safe import plain
+
+# Red on black keeps night vision at the telescope.
+NIGHT_VISION = Theme(
+    name="night-vision",
+    primary="#b00000",
+    secondary="#800000",
+    accent="#ff3030",
+    foreground="#d02020",
+    background="#000000",
+    surface="#0a0000",
+    panel="#140000",
+    warning="#ff6000",
+    error="#ff0000",
+    success="#c03000",
+    dark=True,
+)
+THEMES = ("textual-dark", "textual-light", "night-vision")
+
+
+class TargetCommands(Provider):
+    """Command palette: "Jump to target …" for every target in the ledger."""
+
+    async def search(self, query: str) -> Hits:
+        app = self.app
+        assert isinstance(app, PlTuiApp)
+        matcher = self.matcher(query)
+        for name in await app.run_in_thread(app.target_names):
+            label = f"Jump to target {plain(name)}"
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(label), partial(app.jump_to, name), help="show it in the tree")
+
+
+class PlTuiApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "pl-tui"
+    COMMANDS = App.COMMANDS | {TargetCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("question_mark", "help", "Help"),
+        Binding("t", "cycle_theme", "Theme"),
+    ]
+
+    def __init__(self, ledger_path: Path, config: Config | None = None, archives: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.ledger_path = Path(ledger_path)
+        self.config = config or Config()
+        self.archives = [str(a) for a in archives]
+
+    def on_mount(self) -> None:
+        self.register_theme(NIGHT_VISION)
+        if self.archives:
+            self.start_scan(self.archives)
+        elif self.has_frames():
+            self.push_screen(TargetsScreen())
+        else:
+            self.push_screen(ArchiveScreen(), self._archives_chosen)
+
+    def has_frames(self) -> bool:
+        if not self.ledger_path.exists():
+            return False
+        try:
+            conn = L.connect(self.ledger_path, create=False)
+        except L.LedgerError:
+            return False
+        try:
+            return conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is not None
+        finally:
+            conn.close()
+
+    def target_names(self) -> list[str]:
+        conn = L.connect(self.ledger_path, create=False)
+        try:
+            return [s.name for s in L.target_summaries(conn) if s.name]
+        finally:
+            conn.close()
+
+    async def run_in_thread(self, fn):
+        import asyncio
+
+        return await asyncio.to_thread(fn)
+
+    # -- scanning
+
+    def _archives_chosen(self, archives: list[str] | None) -> None:
+        if archives:
+            self.archives = archives
+            self.start_scan(archives)
+
+    def start_scan(self, archives: list[str]) -> None:
+        self.push_screen(ScanScreen(archives), self._scan_done)
+
+    def _scan_done(self, progress: ScanProgress | None) -> None:
+        targets = next((s for s in self.screen_stack if isinstance(s, TargetsScreen)), None)
+        if targets is not None:
+            targets.reload()
+        elif progress is not None or self.has_frames():
+            self.push_screen(TargetsScreen())
+
+    # -- global actions
+
+    def action_rescan(self) -> None:
+        archives = self.archives or self._known_roots()
+        if not archives:
+            self.push_screen(ArchiveScreen(), self._archives_chosen)
+            return
+        self.start_scan(archives)
+
+    def _known_roots(self) -> list[str]:
+        try:
+            conn = L.connect(self.ledger_path, create=False)
+        except L.LedgerError:
+            return []
+        try:
+            return [L.from_db(r[0]) for r in conn.execute("SELECT path FROM roots")]
+        finally:
+            conn.close()
+
+    def action_export(self) -> None:
+        target = self.screen.current_target() if isinstance(self.screen, TargetsScreen) else None
+        self.push_screen(ExportModal(target), self._exported)
+
+    def _exported(self, result: tuple[int, str] | None) -> None:
+        if result is not None:
+            rows, path = result
+            self.notify(f"Wrote {rows:,} rows to {plain(path)}", title="Export", markup=False)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpModal):
+            self.push_screen(HelpModal(self.screen))
+
+    def action_cycle_theme(self) -> None:
+        current = self.theme if self.theme in THEMES else THEMES[-1]
+        self.theme = THEMES[(THEMES.index(current) + 1) % len(THEMES)]
+        self.notify(f"Theme: {self.theme}", markup=False, timeout=2)
+
+    def jump_to(self, target: str) -> None:
+        screen = next((s for s in reversed(self.screen_stack) if isinstance(s, TargetsScreen)), None)
+        if screen is not None:
+            while self.screen is not screen:
+                self.pop_screen()
+            screen.jump_to(target)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Rescan", "Scan the archives again (new, changed and missing files)", self.action_rescan)
+        yield SystemCommand("Export …", "Write Frames, Sessions, Totals or AstroBin CSV/JSON", self.action_export)
+        for theme in THEMES:
+            yield SystemCommand(f"Theme: {theme}", "Switch the colours", partial(setattr, self, "theme", theme))

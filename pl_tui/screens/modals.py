@@ -1,0 +1,130 @@
+"""Modals: Export (pick a report, filters and a destination) and Help (the screen's keys)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, RadioButton, RadioSet, Static
+
+from .. import ledger as L
+from ..export import ExportError, export_file
+from ..widgets.safe import plain, safe
+
+REPORT_CHOICES = (("frames", "Frames"), ("sessions", "Sessions"), ("totals", "Totals"), ("astrobin", "AstroBin"))
+
+
+class ExportModal(ModalScreen[tuple[int, str] | None]):
+    """Writes a report through the same core function as ``pl-tui export``; dismisses with
+    (rows, path) when written."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "write", "Write")]
+
+    def __init__(self, target: str | None) -> None:
+        super().__init__()
+        self.target = target
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="export-box"):
+            yield Label("Export a report")
+            with RadioSet(id="export-report"):
+                for i, (_key, label) in enumerate(REPORT_CHOICES):
+                    yield RadioButton(label, value=i == 1)
+            yield Input(value=plain(self.target), placeholder="target (empty: all)", id="export-target")
+            yield Input(placeholder="filter (empty: all)", id="export-filter")
+            yield Input(value=self._default_path("sessions"), placeholder="file (.csv or .json)", id="export-path")
+            yield Checkbox("Replace the file if it exists", id="export-force")
+            yield Static(id="export-message")
+            with Horizontal(id="export-buttons"):
+                yield Button("Write", variant="primary", id="export-write")
+                yield Button("Cancel", id="export-cancel")
+
+    def _default_path(self, report: str) -> str:
+        stem = report if not self.target else f"{report}-{plain(self.target)}"
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
+        return str(Path.cwd() / f"{stem}.csv")
+
+    def _report(self) -> str:
+        index = self.query_one("#export-report", RadioSet).pressed_index
+        return REPORT_CHOICES[max(index, 0)][0]
+
+    @on(RadioSet.Changed, "#export-report")
+    def _report_changed(self) -> None:
+        self.query_one("#export-path", Input).value = self._default_path(self._report())
+
+    @on(Button.Pressed, "#export-write")
+    @on(Input.Submitted)
+    def action_write(self) -> None:
+        self.query_one("#export-message", Static).update("writing…")
+        self._write(
+            self._report(),
+            self.query_one("#export-target", Input).value.strip() or None,
+            self.query_one("#export-filter", Input).value.strip() or None,
+            self.query_one("#export-path", Input).value.strip(),
+            self.query_one("#export-force", Checkbox).value,
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def _write(self, report: str, target: str | None, filt: str | None, path: str, force: bool) -> None:
+        app = self.app
+        fmt = "json" if path.lower().endswith(".json") else "csv"
+        try:
+            conn = L.connect(app.ledger_path, create=False)  # type: ignore[attr-defined]
+            try:
+                n = export_file(
+                    conn,
+                    report,
+                    path,
+                    fmt,
+                    force,
+                    L.FrameFilter(target=target, filter=filt),
+                    astrobin_filters=app.config.astrobin_filters,  # type: ignore[attr-defined]
+                )
+            finally:
+                conn.close()
+        except (ExportError, L.LedgerError, OSError) as e:
+            app.call_from_thread(self._failed, str(e))
+            return
+        app.call_from_thread(self.dismiss, (n, path))
+
+    def _failed(self, error: str) -> None:
+        self.query_one("#export-message", Static).update(safe(error, "bold red"))
+
+    @on(Button.Pressed, "#export-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HelpModal(ModalScreen[None]):
+    """Every binding of the screen underneath, and the app's."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]
+
+    def __init__(self, screen: Screen) -> None:
+        super().__init__()
+        self.for_screen = screen
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-box"):
+            yield Label(f"Keys — {type(self.for_screen).__name__.removesuffix('Screen')}")
+            yield DataTable(id="help-table", cursor_type="row", show_cursor=False)
+            yield Label("Ctrl+P: command palette (Rescan, Export …, Jump to target …, themes)")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#help-table", DataTable)
+        table.add_column("key", width=12)
+        table.add_column("does", width=34)
+        seen = set()
+        for key, active in self.for_screen.active_bindings.items():
+            b = active.binding
+            if not b.description or (key, b.description) in seen:
+                continue
+            seen.add((key, b.description))
+            table.add_row(safe(self.app.get_key_display(b)), safe(b.description))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,235 @@
+"""Targets: the target → filter → night tree with hours, frames, nights and last seen, a search
+box, and a details pane (sessions and rigs of a target; the frames of a night)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from .. import ledger as L
+from ..widgets.safe import fit, hours, plain, safe
+
+
+@dataclass(slots=True, frozen=True)
+class Node:
+    kind: str  # target, filter, night
+    target: str | None
+    filter: str | None = None
+    night: str | None = None
+
+
+def _label(name: object, s: L.Summary | L.SessionRow, width: int) -> str:
+    if isinstance(s, L.SessionRow):
+        return f"{fit(name, width)} {hours(s.total_exposure_s / 3600):>9} {s.frame_count:>5} fr"
+    return f"{fit(name, width)} {hours(s.hours):>9} {s.frames:>5} fr {s.nights:>3} n  {s.last_seen or '':>10}"
+
+
+class TargetsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("slash", "search", "Search"),
+        Binding("e", "export", "Export"),
+        Binding("i", "inspect", "Inspect frame"),
+        Binding("r", "rescan", "Rescan"),
+        Binding("escape", "clear_search", "Clear search", show=False),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, node: TreeNode | None, rows: list, overview: tuple | None = None) -> None:
+            super().__init__()
+            self.node = node
+            self.rows = rows
+            self.overview = overview
+
+    class Detailed(Message):
+        def __init__(self, node: Node, sessions: list, rigs: list, frames: list) -> None:
+            super().__init__()
+            self.node, self.sessions, self.rigs, self.frames = node, sessions, rigs, frames
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="targets-header")
+        with Horizontal(id="targets-body"):
+            with Vertical(id="targets-left"):
+                yield Input(placeholder="/ search targets", id="targets-search")
+                tree: Tree[Node] = Tree("targets", id="targets-tree")
+                tree.show_root = False
+                yield tree
+            with Vertical(id="targets-right"):
+                yield Static(id="details-title")
+                yield DataTable(id="details-table", cursor_type="row", zebra_stripes=True)
+                yield Static(id="details-rigs")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#targets-tree", Tree).focus()
+        self.reload()
+
+    # -- loading (thread workers with their own connections; results come back as messages)
+
+    def reload(self, search: str | None = None) -> None:
+        self._load(None, Node("root", None), search)
+
+    @work(thread=True, exit_on_error=False, group="tree")
+    def _load(self, tree_node: TreeNode | None, node: Node, search: str | None = None) -> None:
+        conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
+        try:
+            if node.kind == "root":
+                rows = L.target_summaries(conn, search)
+                self.post_message(self.Loaded(None, rows, L.overview(conn)))
+            elif node.kind == "target":
+                self.post_message(self.Loaded(tree_node, L.filter_summaries(conn, node.target)))
+            elif node.kind == "filter":
+                target, filt = node.target or "-", node.filter or "-"
+                self.post_message(self.Loaded(tree_node, L.sessions(conn, target, filt)))
+        finally:
+            conn.close()
+
+    def on_targets_screen_loaded(self, message: TargetsScreen.Loaded) -> None:
+        tree = self.query_one("#targets-tree", Tree)
+        with self.app.batch_update():
+            if message.node is None:
+                frames, total_hours, targets = message.overview or (0, 0.0, 0)
+                self.query_one("#targets-header", Static).update(
+                    f"{frames:,} frames · {hours(total_hours)} · {targets:,} targets"
+                )
+                tree.clear()
+                for s in message.rows:
+                    tree.root.add(safe(_label(s.name or "(no target)", s, 20)), data=Node("target", s.name))
+                if tree.root.children:
+                    tree.move_cursor(tree.root.children[0])
+                return
+            parent: TreeNode = message.node
+            parent.remove_children()
+            data: Node = parent.data
+            for s in message.rows:
+                if data.kind == "target":
+                    parent.add(safe(_label(s.name or "(no filter)", s, 18)), data=Node("filter", data.target, s.name))
+                else:
+                    node = Node("night", data.target, data.filter, s.session_date)
+                    parent.add_leaf(safe(_label(s.session_date or "(no date)", s, 16)), data=node)
+
+    @on(Tree.NodeExpanded, "#targets-tree")
+    def _expanded(self, event: Tree.NodeExpanded[Node]) -> None:
+        node = event.node
+        if node.data is not None and node.data.kind in ("target", "filter") and not node.children:
+            node.add_leaf(safe("loading…", "dim"))
+            self._load(node, node.data)
+
+    @on(Tree.NodeHighlighted, "#targets-tree")
+    def _highlighted(self, event: Tree.NodeHighlighted[Node]) -> None:
+        if event.node.data is not None:
+            self._details(event.node.data)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="details")
+    def _details(self, node: Node) -> None:
+        conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
+        try:
+            target, filt = node.target or "-", node.filter
+            if node.kind == "night":
+                frames = L.night_frames(conn, node.night or "", node.target, node.filter)
+                self.post_message(self.Detailed(node, [], [], frames))
+            else:
+                sessions = L.sessions(conn, target, (filt or "-") if node.kind == "filter" else None)
+                rigs = L.rigs_used(conn, node.target, (filt or "-") if node.kind == "filter" else None)
+                self.post_message(self.Detailed(node, sessions, rigs, []))
+        finally:
+            conn.close()
+
+    def on_targets_screen_detailed(self, message: TargetsScreen.Detailed) -> None:
+        node = message.node
+        table = self.query_one("#details-table", DataTable)
+        with self.app.batch_update():
+            table.clear(columns=True)
+            title = self.query_one("#details-title", Static)
+            rigs = self.query_one("#details-rigs", Static)
+            if node.kind == "night":
+                title.update(
+                    safe(f"{plain(node.target)} · {plain(node.filter) or 'no filter'} · night of {node.night}", "bold")
+                )
+                for name, width in (("time (UTC)", 12), ("exp s", 6), ("°C", 5), ("status", 9), ("file", 30)):
+                    table.add_column(name, width=width)
+                for i, f in enumerate(message.frames):
+                    t = (f.date_obs_utc or "")[11:23]
+                    table.add_row(
+                        safe(t),
+                        safe(f.exposure_s),
+                        safe(f.ccd_temp),
+                        safe(f.status),
+                        safe(f.path.rsplit("/", 1)[-1]),
+                        key=str(i),
+                    )
+                self._frames = message.frames
+                rigs.update(safe(f"{len(message.frames)} files · Enter or i: inspect", "dim"))
+                return
+            self._frames = []
+            what = plain(node.target) or "(no target)"
+            if node.kind == "filter":
+                what += " · " + (plain(node.filter) or "no filter")
+            title.update(safe(what, "bold"))
+            for name, width in (("night", 10), ("filter", 8), ("frames", 6), ("hours", 7), ("camera", 20)):
+                table.add_column(name, width=width)
+            for s in message.sessions:
+                table.add_row(
+                    safe(s.session_date),
+                    safe(s.filter),
+                    safe(s.frame_count),
+                    safe(f"{s.total_exposure_s / 3600:.2f}"),
+                    safe(s.instrume),
+                )
+            rigs.update(safe("rigs: " + "; ".join(f"{r} ({h:.1f} h)" for r, _n, h in message.rigs)))
+
+    # -- actions
+
+    def action_search(self) -> None:
+        self.query_one("#targets-search", Input).focus()
+
+    def action_clear_search(self) -> None:
+        search = self.query_one("#targets-search", Input)
+        if search.value:
+            search.value = ""
+        self.query_one("#targets-tree", Tree).focus()
+
+    @on(Input.Changed, "#targets-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.reload(event.value.strip() or None)
+
+    @on(Input.Submitted, "#targets-search")
+    def _search_submitted(self) -> None:
+        self.query_one("#targets-tree", Tree).focus()
+
+    def current_target(self) -> str | None:
+        node = self.query_one("#targets-tree", Tree).cursor_node
+        return node.data.target if node is not None and node.data is not None else None
+
+    def action_export(self) -> None:
+        self.app.action_export()  # type: ignore[attr-defined]
+
+    def action_rescan(self) -> None:
+        self.app.action_rescan()  # type: ignore[attr-defined]
+
+    @on(DataTable.RowSelected, "#details-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_inspect(event.cursor_row)
+
+    def action_inspect(self, row: int | None = None) -> None:
+        frames = getattr(self, "_frames", [])
+        if not frames:
+            self.notify("Highlight a night in the tree, then pick a frame", markup=False)
+            return
+        if row is None:
+            row = self.query_one("#details-table", DataTable).cursor_row
+        from .inspector import InspectorScreen
+
+        self.app.push_screen(InspectorScreen(frames[max(0, min(row, len(frames) - 1))].path))
+
+    def jump_to(self, target: str) -> None:
+        search = self.query_one("#targets-search", Input)
+        search.value = target
+        self.query_one("#targets-tree", Tree).focus()

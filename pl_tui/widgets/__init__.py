@@ -1,0 +1,1 @@
+"""Reusable widgets and the safe-text helpers for header values and paths."""

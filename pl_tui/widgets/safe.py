@@ -1,0 +1,39 @@
+"""Header values and paths are user data: show them literally, never as markup or escapes.
+
+Textual parses plain strings as markup in Tree labels, DataTable cells, Static and notify;
+``[b]M81[/b]`` or ``\\x1b[31m`` in an OBJECT card must reach the screen as those characters.
+Everything from the ledger goes through :func:`safe` (a ``rich.text.Text``, which is never
+parsed) after :func:`plain` has replaced control characters and undecodable bytes.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+_CONTROL = dict.fromkeys((*range(0, 32), 127, *range(128, 160)), "�")
+
+
+def plain(value: object) -> str:
+    """A value as printable text: '' for None, control characters and stray bytes as '�'."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
+    s = str(value)
+    if not s.isprintable():
+        s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace").translate(_CONTROL)
+    return s
+
+
+def safe(value: object, style: str = "") -> Text:
+    return Text(plain(value), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def fit(value: object, width: int) -> str:
+    """plain(value) cut or padded to exactly ``width`` cells (an ellipsis where it was cut)."""
+    s = plain(value)
+    return s[: width - 1] + "…" if len(s) > width else s.ljust(width)
+
+
+def hours(h: float) -> str:
+    return f"{h:,.1f} h" if h >= 1 or h == 0 else f"{h * 60:,.0f} min"
