@@ -153,6 +153,7 @@ def export_file(
     except OSError as e:
         raise ExportError(f"cannot write to {target.parent}: {e.strerror or e}") from e
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
             n = write_report(conn, report, f, fmt, where, astrobin_filters, allow_missing_filter_ids)
             f.flush()
@@ -163,6 +164,12 @@ def export_file(
             os.unlink(tmp)
         raise
     return n
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _check_destination(conn: sqlite3.Connection, target: Path, force: bool) -> None:

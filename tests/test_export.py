@@ -21,6 +21,7 @@ from pl_tui.config import Config
 from pl_tui.export import (
     ASTROBIN_COLUMNS,
     ExportError,
+    _umask,
     astrobin_rows,
     export_file,
     report_columns,
@@ -273,6 +274,7 @@ def test_export_file_is_atomic_and_asks_before_replacing(ledger: Path, tmp_path:
         export_file(conn, "frames", out)
     out.parent.mkdir()
     assert export_file(conn, "frames", out) == 7
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()  # an ordinary file, not mkstemp's 0600
     first = out.read_bytes()
     with pytest.raises(ExportError, match="exists: add --force"):
         export_file(conn, "totals", out)

@@ -42,13 +42,13 @@ class InspectorScreen(Screen[None]):
 
     def on_mount(self) -> None:
         cards = self.query_one("#inspector-cards", DataTable)
-        cards.add_column("keyword", width=9)
-        cards.add_column("card (raw)", width=40)
+        cards.add_column("keyword", width=8)
+        cards.add_column("card (raw)", width=60)
         cards.border_title = "Header, read now from the file"
         fields = self.query_one("#inspector-fields", DataTable)
-        fields.add_column("field", width=14)
-        fields.add_column("value", width=22)
-        fields.add_column("from", width=10)
+        fields.add_column("field", width=12)
+        fields.add_column("from", width=9)
+        fields.add_column("value", width=26)
         fields.border_title = "Normalised"
         self.read()
 
@@ -71,7 +71,7 @@ class InspectorScreen(Screen[None]):
         fields = []
         for name in ("date_obs_utc", *EXPOSURE_COLUMNS[1:]):
             value = getattr(frame, name)
-            if value is None or name in ("inferred", "flags", "osc", "target_raw", "filter_raw", "image_type_raw"):
+            if value is None or name in ("t_obs_ms", "inferred", "flags", "osc"):
                 continue
             origin = "folder" if name in inferred else sources.get(name, "computed")
             fields.append((name, value, origin))
@@ -103,4 +103,4 @@ class InspectorScreen(Screen[None]):
             for key, rest in message.cards:
                 cards.add_row(safe(key), safe(rest))
             for name, value, origin in message.fields:
-                fields.add_row(safe(name), safe(value), safe(origin))
+                fields.add_row(safe(name), safe(origin), safe(value))

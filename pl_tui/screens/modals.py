@@ -60,9 +60,12 @@ class ExportModal(ModalScreen[tuple[int, str] | None]):
     @on(Input.Submitted)
     def action_write(self) -> None:
         self.query_one("#export-message", Static).update("writing…")
+        typed = self.query_one("#export-target", Input).value.strip()
+        # the field shows the target made printable; unchanged, it stands for the real name
+        target = self.target if self.target is not None and typed == plain(self.target).strip() else typed or None
         self._write(
             self._report(),
-            self.query_one("#export-target", Input).value.strip() or None,
+            target,
             self.query_one("#export-filter", Input).value.strip() or None,
             self.query_one("#export-path", Input).value.strip(),
             self.query_one("#export-force", Checkbox).value,
@@ -119,7 +122,12 @@ class HelpModal(ModalScreen[None]):
         table.add_column("key", width=12)
         table.add_column("does", width=34)
         seen = set()
-        for key, active in self.for_screen.active_bindings.items():
+        # the screen's and the app's own keys first, then those of the focused widget
+        bindings = sorted(
+            self.for_screen.active_bindings.items(),
+            key=lambda kv: (kv[1].node is not self.for_screen and kv[1].node is not self.app, not kv[1].binding.show),
+        )
+        for key, active in bindings:
             b = active.binding
             if not b.description or (key, b.description) in seen:
                 continue

@@ -32,9 +32,10 @@ class ScanScreen(Screen[ScanProgress | None]):
             self.progress = progress
             self.error = error
 
-    def __init__(self, archives: list[str]) -> None:
+    def __init__(self, archives: list[str], start: bool = True) -> None:
         super().__init__()
         self.archives = archives
+        self.start = start  # False: show progress posted to it, run nothing (tests, snapshots)
         self.stop = threading.Event()
         self._last_folder = ""
         self._found_at_folder = 0
@@ -60,7 +61,8 @@ class ScanScreen(Screen[ScanProgress | None]):
         unreadable.add_column("unreadable file", width=24)
         unreadable.add_column("reason", width=30)
         unreadable.border_title = "Unreadable"
-        self.run_scan()
+        if self.start:
+            self.run_scan()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="scan")
     def run_scan(self) -> None:

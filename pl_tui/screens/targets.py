@@ -26,10 +26,17 @@ class Node:
     night: str | None = None
 
 
-def _label(name: object, s: L.Summary | L.SessionRow, width: int) -> str:
+# Tree rows line up under one header: the tree indents deeper levels (4 more cells for a
+# filter, 6 for a night), so their names are that much narrower.
+NAME_WIDTH = {"target": 16, "filter": 12, "night": 10}
+TREE_HEADER = f"{'target':<16} {'hours':>7} {'frames':>6} {'nights':>6} {'last seen':>10}"
+
+
+def _label(name: object, s: L.Summary | L.SessionRow, kind: str) -> str:
+    width = NAME_WIDTH[kind]
     if isinstance(s, L.SessionRow):
-        return f"{fit(name, width)} {hours(s.total_exposure_s / 3600):>9} {s.frame_count:>5} fr"
-    return f"{fit(name, width)} {hours(s.hours):>9} {s.frames:>5} fr {s.nights:>3} n  {s.last_seen or '':>10}"
+        return f"{fit(name, width)} {hours(s.total_exposure_s / 3600):>7} {s.frame_count:>6}"
+    return f"{fit(name, width)} {hours(s.hours):>7} {s.frames:>6} {s.nights:>6} {s.last_seen or '':>10}"
 
 
 class TargetsScreen(Screen[None]):
@@ -58,6 +65,7 @@ class TargetsScreen(Screen[None]):
         with Horizontal(id="targets-body"):
             with Vertical(id="targets-left"):
                 yield Input(placeholder="/ search targets", id="targets-search")
+                yield Static(TREE_HEADER, id="targets-columns")
                 tree: Tree[Node] = Tree("targets", id="targets-tree")
                 tree.show_root = False
                 yield tree
@@ -101,7 +109,7 @@ class TargetsScreen(Screen[None]):
                 )
                 tree.clear()
                 for s in message.rows:
-                    tree.root.add(safe(_label(s.name or "(no target)", s, 20)), data=Node("target", s.name))
+                    tree.root.add(safe(_label(s.name or "(no target)", s, "target")), data=Node("target", s.name))
                 if tree.root.children:
                     tree.move_cursor(tree.root.children[0])
                 return
@@ -110,10 +118,11 @@ class TargetsScreen(Screen[None]):
             data: Node = parent.data
             for s in message.rows:
                 if data.kind == "target":
-                    parent.add(safe(_label(s.name or "(no filter)", s, 18)), data=Node("filter", data.target, s.name))
+                    label = safe(_label(s.name or "(no filter)", s, "filter"))
+                    parent.add(label, data=Node("filter", data.target, s.name))
                 else:
                     node = Node("night", data.target, data.filter, s.session_date)
-                    parent.add_leaf(safe(_label(s.session_date or "(no date)", s, 16)), data=node)
+                    parent.add_leaf(safe(_label(s.session_date or "(no date)", s, "night")), data=node)
 
     @on(Tree.NodeExpanded, "#targets-tree")
     def _expanded(self, event: Tree.NodeExpanded[Node]) -> None:
