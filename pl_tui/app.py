@@ -59,7 +59,7 @@ class TargetCommands(Provider):
 
 
 class PlTuiApp(App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "pl-tui"
     COMMANDS = App.COMMANDS | {TargetCommands}
     BINDINGS = [
@@ -77,6 +77,10 @@ class PlTuiApp(App[None]):
 
     def on_mount(self) -> None:
         self.register_theme(NIGHT_VISION)
+        self.first_screen()
+
+    def first_screen(self) -> None:
+        """Scan the archives given; else the targets when the ledger has frames; else choose."""
         if self.archives:
             self.start_scan(self.archives)
         elif self.has_frames():

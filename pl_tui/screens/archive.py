@@ -16,7 +16,7 @@ from textual.widgets import DirectoryTree, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from .. import ledger as L
-from ..widgets.safe import plain, safe
+from ..widgets.safe import lines, plain, safe
 
 
 class FolderSuggester(Suggester):
@@ -97,8 +97,7 @@ class ArchiveScreen(Screen[list[str] | None]):
         self._show_chosen()
 
     def _show_chosen(self) -> None:
-        text = "\n".join(self.chosen) if self.chosen else "(none yet)"
-        self.query_one("#archive-chosen", Static).update(safe("To scan:\n" + text))
+        self.query_one("#archive-chosen", Static).update(lines("To scan:", *(self.chosen or ["(none yet)"])))
 
     @on(Input.Submitted, "#archive-input")
     def _typed(self, event: Input.Submitted) -> None:

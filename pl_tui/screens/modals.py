@@ -43,6 +43,10 @@ class ExportModal(ModalScreen[tuple[int, str] | None]):
                 yield Button("Write", variant="primary", id="export-write")
                 yield Button("Cancel", id="export-cancel")
 
+    def on_mount(self) -> None:
+        for widget_id, title in (("export-target", "target"), ("export-filter", "filter"), ("export-path", "file")):
+            self.query_one(f"#{widget_id}", Input).border_title = title
+
     def _default_path(self, report: str) -> str:
         stem = report if not self.target else f"{report}-{plain(self.target)}"
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)

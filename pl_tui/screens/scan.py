@@ -54,12 +54,12 @@ class ScanScreen(Screen[ScanProgress | None]):
     def on_mount(self) -> None:
         self.query_one("#scan-title", Static).update(safe("Scanning " + ", ".join(self.archives), "bold"))
         folders = self.query_one("#scan-folders", DataTable)
-        folders.add_column("folder", width=34)
-        folders.add_column("files", width=6)
+        folders.add_column("folder", width=28)
+        folders.add_column("files", width=5)
         folders.border_title = "Folders"
         unreadable = self.query_one("#scan-unreadable", DataTable)
-        unreadable.add_column("unreadable file", width=24)
-        unreadable.add_column("reason", width=30)
+        unreadable.add_column("file", width=14)
+        unreadable.add_column("reason", width=40)
         unreadable.border_title = "Unreadable"
         if self.start:
             self.run_scan()
@@ -95,13 +95,19 @@ class ScanScreen(Screen[ScanProgress | None]):
             if p.current_folder and p.current_folder != self._last_folder:
                 folders = self.query_one("#scan-folders", DataTable)
                 if self._last_folder:
-                    folders.add_row(safe(self._last_folder), str(p.found - self._found_at_folder))
+                    folders.add_row(safe(self._relative(self._last_folder)), str(p.found - self._found_at_folder))
                     folders.move_cursor(row=folders.row_count - 1)
                 self._last_folder, self._found_at_folder = p.current_folder, p.found
             if p.new_unreadable:
                 table = self.query_one("#scan-unreadable", DataTable)
                 for path, reason in p.new_unreadable:
                     table.add_row(safe(path.rsplit("/", 1)[-1]), safe(reason))
+
+    def _relative(self, folder: str) -> str:
+        for root in self.archives:
+            if folder.startswith(root.rstrip("/") + "/"):
+                return folder[len(root.rstrip("/")) + 1 :]
+        return folder
 
     def on_scan_screen_finished(self, message: ScanScreen.Finished) -> None:
         if message.error is not None:
@@ -113,6 +119,8 @@ class ScanScreen(Screen[ScanProgress | None]):
         self.on_scan_screen_progressed(self.Progressed(p))
         verb = "Scan cancelled" if p.state == "cancelled" else "Scan complete"
         summary = f"{verb}: {p.indexed:,} read, {p.unchanged:,} unchanged, {p.unreadable:,} unreadable"
+        if p.deferred:
+            summary += f"; {p.deferred:,} still being written (settle window): rescan later"
         self.notify(summary, markup=False)
         self.dismiss(p)
 

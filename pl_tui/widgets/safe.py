@@ -29,6 +29,11 @@ def safe(value: object, style: str = "") -> Text:
     return Text(plain(value), style=style, no_wrap=True, overflow="ellipsis")
 
 
+def lines(*values: object, style: str = "") -> Text:
+    """Several values, one per line (newlines inside a value are still shown as '�')."""
+    return Text("\n", style=style).join(Text(plain(v)) for v in values)
+
+
 def fit(value: object, width: int) -> str:
     """plain(value) cut or padded to exactly ``width`` cells (an ellipsis where it was cut)."""
     s = plain(value)

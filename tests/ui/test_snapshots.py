@@ -1,0 +1,85 @@
+"""Layout-critical screens at fixed sizes and data. Update with `pytest --snapshot-update` after
+reading snapshot_report.html."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pl_tui.app import PlTuiApp
+from pl_tui.config import Config
+from pl_tui.demo import build_demo_archive
+from pl_tui.scan import ScanProgress, scan
+from pl_tui.screens.scan import ScanScreen
+
+SIZES = [(100, 30), (80, 24)]
+FIXED_CWD = Path("/tmp/pl-tui-snapshots")  # the export modal shows a path in the current folder
+
+
+@pytest.fixture(scope="module")
+def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("snap")
+    build_demo_archive(root / "archive")
+    ledger = root / "ledger.sqlite"
+    scan(ledger, [str(root / "archive")], Config(settle_seconds=0), workers=0)
+    return ledger
+
+
+@pytest.fixture
+def fixed_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
+    FIXED_CWD.mkdir(exist_ok=True)
+    monkeypatch.chdir(FIXED_CWD)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_targets(snap_compare, demo_ledger: Path, size: tuple[int, int]) -> None:
+    app = PlTuiApp(demo_ledger, Config(settle_seconds=0))
+
+    async def expand(pilot) -> None:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.press("down", "down", "enter")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+
+    assert snap_compare(app, terminal_size=size, run_before=expand)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_export_modal(snap_compare, demo_ledger: Path, fixed_cwd: None, size: tuple[int, int]) -> None:
+    app = PlTuiApp(demo_ledger, Config(settle_seconds=0))
+
+    async def open_export(pilot) -> None:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.press("down", "down", "e")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=open_export)
+
+
+class ScanMomentApp(PlTuiApp):
+    """The scan screen frozen at one moment of a scan."""
+
+    def first_screen(self) -> None:
+        self.push_screen(ScanScreen(["/archive/astro"], start=False))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_scan_progress(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = ScanMomentApp(tmp_path / "l.sqlite", Config(settle_seconds=0))
+
+    async def progress(pilot) -> None:
+        screen = pilot.app.screen
+        for i, folder in enumerate(("2024-03-08/LIGHT/M81", "2024-03-09/LIGHT/M81", "2024-04-02/LIGHT/NGC7000")):
+            p = ScanProgress(found=1200 + 300 * i, new=900 + 300 * i, unchanged=150, unreadable=2, indexed=800 + 300 * i,
+                             elapsed_s=2.0 + i, rate=14000.0, current_folder=os.path.join("/archive/astro", folder),
+                             walk_done=i == 2, folders=10 + i)  # fmt: skip
+            if i == 1:
+                p.new_unreadable = [("/archive/astro/Broken/empty.fits", "empty file (0 bytes)"),
+                                    ("/archive/astro/Broken/photo.fits", "not a FITS file (it is a JPEG image)")]  # fmt: skip
+            screen.post_message(ScanScreen.Progressed(p))
+            await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=progress)
