@@ -73,12 +73,23 @@ def test_scan_progress(snap_compare, tmp_path: Path, size: tuple[int, int]) -> N
     async def progress(pilot) -> None:
         screen = pilot.app.screen
         for i, folder in enumerate(("2024-03-08/LIGHT/M81", "2024-03-09/LIGHT/M81", "2024-04-02/LIGHT/NGC7000")):
-            p = ScanProgress(found=1200 + 300 * i, new=900 + 300 * i, unchanged=150, unreadable=2, indexed=800 + 300 * i,
-                             elapsed_s=2.0 + i, rate=14000.0, current_folder=os.path.join("/archive/astro", folder),
-                             walk_done=i == 2, folders=10 + i)  # fmt: skip
+            p = ScanProgress(
+                found=1200 + 300 * i,
+                new=900 + 300 * i,
+                unchanged=150,
+                unreadable=2,
+                indexed=800 + 300 * i,
+                elapsed_s=2.0 + i,
+                rate=14000.0,
+                current_folder=os.path.join("/archive/astro", folder),
+                walk_done=i == 2,
+                folders=10 + i,
+            )
             if i == 1:
-                p.new_unreadable = [("/archive/astro/Broken/empty.fits", "empty file (0 bytes)"),
-                                    ("/archive/astro/Broken/photo.fits", "not a FITS file (it is a JPEG image)")]  # fmt: skip
+                p.new_unreadable = [
+                    ("/archive/astro/Broken/empty.fits", "empty file (0 bytes)"),
+                    ("/archive/astro/Broken/photo.fits", "not a FITS file (it is a JPEG image)"),
+                ]
             screen.post_message(ScanScreen.Progressed(p))
             await pilot.pause()
 
