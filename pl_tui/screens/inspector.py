@@ -64,7 +64,7 @@ class InspectorScreen(Screen[None]):
             if raw.kind in ("fits", "fits.gz")
             else [(k, repr(v)) for k, v in raw.cards.items()]
         )
-        parts = self._parts_below_root()
+        parts, overrides = self._from_ledger()
         frame = normalize(raw.cards, raw.header_bytes, split_name(os.path.basename(self.path)), parts, explain=True)
         sources = frame.sources or {}
         inferred = {name for bit, name in INFERRED_NAMES.items() if frame.inferred & bit}
@@ -74,24 +74,36 @@ class InspectorScreen(Screen[None]):
             if value is None or name in ("t_obs_ms", "inferred", "flags", "osc"):
                 continue
             origin = "folder" if name in inferred else sources.get(name, "computed")
+            if name in overrides:  # a retag in the ledger wins over the header
+                value, origin = overrides[name], "override"
             fields.append((name, value, origin))
         self.post_message(self.Read(cards, fields, None))
 
-    def _parts_below_root(self) -> tuple[str, ...]:
+    def _from_ledger(self) -> tuple[tuple[str, ...], dict[str, object]]:
+        """The folders between the file's archive root and the file, and the ledger's overrides
+        (retags) of its exposure."""
         try:
             conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
         except L.LedgerError:
-            return ()
+            return (), {}
+        folder = os.path.dirname(self.path)
         try:
             roots = [L.from_db(r[0]) for r in conn.execute("SELECT path FROM roots")]
+            row = conn.execute(
+                "SELECT e.ov_target, e.ov_filter, e.ov_type, e.ov_status FROM files f "
+                "JOIN dirs d ON d.id = f.dir_id JOIN exposures e ON e.id = f.exposure_id "
+                "WHERE d.path = ? AND f.name = ?",
+                (L.to_db(folder), L.to_db(os.path.basename(self.path))),
+            ).fetchone()
         finally:
             conn.close()
-        folder = os.path.dirname(self.path)
+        names = ("target", "filter", "image_type", "status")
+        overrides = {n: v for n, v in zip(names, row or (), strict=False) if v is not None}
         for root in sorted(roots, key=len, reverse=True):
             if folder == root or folder.startswith(root.rstrip("/") + "/"):
                 rel = os.path.relpath(folder, root)
-                return () if rel == "." else tuple(rel.split(os.sep))
-        return ()
+                return (() if rel == "." else tuple(rel.split(os.sep))), overrides
+        return (), overrides
 
     def on_inspector_screen_read(self, message: InspectorScreen.Read) -> None:
         if message.error:

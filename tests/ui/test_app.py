@@ -293,3 +293,35 @@ async def test_markup_and_escapes_in_names_render_literally(tmp_path: Path, monk
         assert (tmp_path / "[b]out.csv").exists()
         shown = [n.message for n in app._notifications]
         assert any(m.startswith("Wrote 1 rows to") and m.endswith("[b]out.csv") for m in shown), shown
+
+
+async def test_inspector_marks_overrides(ledger: Path) -> None:
+    conn = L.connect(ledger, create=False)
+    (ident,) = conn.execute(
+        "SELECT f.identity FROM files f JOIN dirs d ON d.id = f.dir_id WHERE f.name = 'M81_B_120s_0001.fits' "
+        "AND d.path LIKE '%LIGHT/M81'"
+    ).fetchone()
+    conn.execute("UPDATE exposures SET ov_target = 'Bode''s Galaxy' WHERE identity = ?", (ident,))
+    path = conn.execute(
+        "SELECT d.path || '/' || f.name FROM files f JOIN dirs d ON d.id = f.dir_id WHERE f.identity = ? ORDER BY f.id",
+        (ident,),
+    ).fetchone()[0]
+    conn.close()
+    app = PlTuiApp(ledger, CONFIG)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.push_screen(InspectorScreen(path))
+        await settle(pilot)
+        fields = app.screen.query_one("#inspector-fields", DataTable)
+        rows = {fields.get_row_at(i)[0].plain: fields.get_row_at(i) for i in range(fields.row_count)}
+        assert (rows["target"][1].plain, rows["target"][2].plain) == ("override", "Bode's Galaxy")
+        assert rows["filter"][1].plain == "FILTER"
+
+
+async def test_jump_to_target_from_the_palette(ledger: Path) -> None:
+    app = PlTuiApp(ledger, CONFIG)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p", *"jump sh2", "enter")
+        await settle(pilot)
+        assert [lbl.split()[0] for lbl in tree_labels(app)] == ["Sh2-129"]

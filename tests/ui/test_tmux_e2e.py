@@ -67,3 +67,28 @@ def test_scan_read_export_quit(tmp_path: Path) -> None:
         assert "191 frames" not in screen  # the alternate screen is gone: the terminal is restored
     finally:
         subprocess.run([TMUX, "kill-session", "-t", session], capture_output=True)
+
+
+def test_a_closed_ssh_session_ends_the_app_cleanly(tmp_path: Path) -> None:
+    """SSH drops the connection: the app gets SIGHUP and must leave, not hang or spin."""
+    archive = tmp_path / "archive"
+    build_demo_archive(archive)
+    exe = shutil.which("pl-tui") or str(Path(sys.executable).with_name("pl-tui"))
+    (tmp_path / "cfg" / "pl-tui").mkdir(parents=True)
+    (tmp_path / "cfg" / "pl-tui" / "config.toml").write_text("settle_seconds = 0\n")
+    session = f"pl-tui-hup-{os.getpid()}"
+    command = (
+        f"env HOME={tmp_path} XDG_CONFIG_HOME={tmp_path / 'cfg'} TERM=xterm-256color "
+        f"{exe} --ledger {tmp_path / 'l.sqlite'} {archive}; echo PL-TUI-EXITED rc=$?; sleep 60"
+    )
+    subprocess.run([TMUX, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command], check=True)
+    try:
+        wait_for(session, "191 frames")
+        shell = subprocess.run(
+            [TMUX, "display-message", "-p", "-t", session, "#{pane_pid}"], capture_output=True, text=True
+        ).stdout.strip()
+        app_pid = int(subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True).stdout.split()[0])
+        os.kill(app_pid, 1)  # SIGHUP
+        wait_for(session, "PL-TUI-EXITED", timeout=15)
+    finally:
+        subprocess.run([TMUX, "kill-session", "-t", session], capture_output=True)
