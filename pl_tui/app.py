@@ -7,6 +7,7 @@ open their own connections and post messages back.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -76,6 +77,8 @@ class PlTuiApp(App[None]):
         self.archives = [str(a) for a in archives]
 
     def on_mount(self) -> None:
+        # a scan thread shares this process: hand the GIL over sooner so keys are answered
+        sys.setswitchinterval(0.001)
         self.register_theme(NIGHT_VISION)
         self.first_screen()
 

@@ -248,11 +248,20 @@ def _read_all(items: list[Item], rule: NightRule, threads: int, opener: Opener) 
     return head + [r for part in parts for r in part]
 
 
+def _lower_priority(nice: int) -> None:
+    """This process or thread yields the CPU to an interactive one (the TUI) when both want it."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (OSError, AttributeError):  # not permitted, or not Linux: run at normal priority
+        pass
+
+
 class _Readers:
     """Runs read_batch first on threads in this process; past PROCESS_THRESHOLD files it
     starts worker processes (spawned, so it is safe from a threaded TUI)."""
 
-    def __init__(self, workers: int, threads: int, opener: Opener) -> None:
+    def __init__(self, workers: int, threads: int, opener: Opener, nice: int = 0) -> None:
+        self.nice = nice
         self.workers = workers
         self.threads = threads
         self.opener = opener
@@ -276,7 +285,10 @@ class _Readers:
         self.submitted += len(items)
         if self._procs is None and self.workers > 0 and self.submitted > PROCESS_THRESHOLD:
             self._procs = cf.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_lower_priority if self.nice else None,
+                initargs=(self.nice,) if self.nice else (),
             )
         if self._procs is not None:
             return self._procs.submit(read_batch, items, rule, self.threads, self.opener)
@@ -316,7 +328,9 @@ class _Scan:
         threads: int,
         opener: Opener,
         wait_for_lock: bool,
+        nice: int = 0,
     ) -> None:
+        self.nice = nice
         self.ledger_path = ledger_path
         self.wait_for_lock = wait_for_lock
         self.roots = roots
@@ -326,7 +340,7 @@ class _Scan:
         self.p = ScanProgress()
         self.exclude = Globs.compile(config.exclude)
         self.reject = Globs.compile(config.reject)
-        self.readers = _Readers(workers, threads, opener)
+        self.readers = _Readers(workers, threads, opener, nice)
         self.in_flight: dict[cf.Future[BatchResult], list[_Pending]] = {}
         self.to_write: list[L.FileRecord] = []
         self.started = time.monotonic()
@@ -504,6 +518,8 @@ class _Scan:
         self.submit_batch(rule)
 
     def run(self) -> ScanProgress:
+        if self.nice:
+            _lower_priority(self.nice)
         with L.writer_lock(self.ledger_path, wait=self.wait_for_lock):
             self.conn = L.connect(self.ledger_path)
             try:
@@ -559,13 +575,16 @@ def scan(
     workers: int | None = None,
     threads: int | None = None,
     opener: Opener = os.open,
+    nice: int = 0,
 ) -> ScanProgress:
     """Scan archive roots into the ledger; returns the final progress (the summary).
 
     ``stop`` cancels cleanly (what was read is kept); ``progress`` is called about four times a
     second from this thread. Raises LedgerBusy when another writer holds the ledger.
     ``workers``: reader processes for large scans (default one per CPU; 0 reads in-process).
-    They are spawned, so a script calling this needs the ``if __name__ == "__main__":`` guard."""
+    They are spawned, so a script calling this needs the ``if __name__ == "__main__":`` guard.
+    ``nice`` > 0 lowers the priority of the scanning thread and the readers (the TUI passes it so
+    that keys stay answered while a scan runs)."""
     config = config or Config()
     root_list = [os.path.abspath(os.path.expanduser(os.fspath(r))) for r in roots]
     n_workers = (
@@ -581,6 +600,7 @@ def scan(
         threads if threads is not None else 32,
         opener,
         wait_for_lock,
+        nice,
     )
     return s.run()
 

@@ -74,6 +74,7 @@ class ScanScreen(Screen[ScanProgress | None]):
                 app.config,  # type: ignore[attr-defined]
                 stop=self.stop,
                 progress=lambda p: self.post_message(self.Progressed(p)),
+                nice=10,  # the scan yields the CPU to the keys
             )
         except Exception as e:
             self.post_message(self.Finished(None, str(e)))
