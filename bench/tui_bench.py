@@ -112,7 +112,8 @@ def main() -> None:
     assert scanning, "the scan ended before the measurement did: use a larger archive"
     worst_key = p95(lags) + statistics.median(opens)
     print(
-        f"during a {args.frames:,}-file scan: loop lag median {statistics.median(lags):.1f} ms, p95 {p95(lags):.1f} ms, "
+        f"during a {args.frames:,}-file scan: loop lag median {statistics.median(lags):.1f} ms, "
+        f"p95 {p95(lags):.1f} ms, "
         f"max {max(lags):.0f} ms; help screen opens in {statistics.median(opens):.0f} ms "
         f"(idle: lag p95 {p95(idle_lags):.1f} ms, opens in {statistics.median(idle_opens):.0f} ms) "
         f"→ a key answered within ~{worst_key:.0f} ms (p95)"
@@ -134,7 +135,8 @@ def main() -> None:
                 f"{statistics.median(opens):.0f} ms) | < 100 ms | {ok(worst_key < 100)} |",
                 f"| the same, idle (no scan) | {p95(idle_lags) + statistics.median(idle_opens):.0f} ms | | |",
                 "",
-                "The start time includes Textual's own start-up in Pilot. Reproduce: `python bench/tui_bench.py --record`.",
+                "The start time includes Textual's own start-up in Pilot. "
+                "Reproduce: `python bench/tui_bench.py --record`.",
             ],
         )
 

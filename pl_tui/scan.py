@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import contextlib
 import fnmatch
 import multiprocessing
 import os
@@ -250,10 +251,8 @@ def _read_all(items: list[Item], rule: NightRule, threads: int, opener: Opener) 
 
 def _lower_priority(nice: int) -> None:
     """This process or thread yields the CPU to an interactive one (the TUI) when both want it."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not permitted, or not Linux: normal priority
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-    except (OSError, AttributeError):  # not permitted, or not Linux: run at normal priority
-        pass
 
 
 class _Readers:
