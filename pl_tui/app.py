@@ -135,21 +135,11 @@ class PlTuiApp(App[None]):
     # -- global actions
 
     def action_rescan(self) -> None:
-        archives = self.archives or self._known_roots()
+        archives = self.archives or L.root_paths_at(self.ledger_path)
         if not archives:
             self.push_screen(ArchiveScreen(), self._archives_chosen)
             return
         self.start_scan(archives)
-
-    def _known_roots(self) -> list[str]:
-        try:
-            conn = L.connect(self.ledger_path, create=False)
-        except L.LedgerError:
-            return []
-        try:
-            return [L.from_db(r[0]) for r in conn.execute("SELECT path FROM roots")]
-        finally:
-            conn.close()
 
     def action_export(self) -> None:
         target = self.screen.current_target() if isinstance(self.screen, TargetsScreen) else None

@@ -180,10 +180,10 @@ def _check_destination(conn: sqlite3.Connection, target: Path, force: bool) -> N
     if not target.parent.is_dir():
         raise ExportError(f"folder {target.parent} does not exist")
     real = os.path.realpath(target.parent)
-    for (root,) in conn.execute("SELECT path FROM roots"):
-        root_real = os.path.realpath(L.from_db(root))
+    for root in L.root_paths(conn):
+        root_real = os.path.realpath(root)
         if real == root_real or real.startswith(root_real.rstrip(os.sep) + os.sep):
-            raise ExportError(f"{target} is inside the archive {L.from_db(root)}: pl-tui never writes there")
+            raise ExportError(f"{target} is inside the archive {root}: pl-tui never writes there")
 
 
 # ---------------------------------------------------------------------------------------------

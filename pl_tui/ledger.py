@@ -826,6 +826,23 @@ def night_frames(
     return [NightFrame(join_path(d, n), t, exp, temp, status) for d, n, t, exp, temp, status in rows]
 
 
+def root_paths(conn: sqlite3.Connection) -> list[str]:
+    """The archive roots this ledger has scanned, most recently walked first."""
+    return [from_db(r[0]) for r in conn.execute("SELECT path FROM roots ORDER BY last_walk_ms DESC, id")]
+
+
+def root_paths_at(ledger_path: str | os.PathLike[str]) -> list[str]:
+    """root_paths of the ledger at a path; [] when there is no usable ledger there yet."""
+    try:
+        conn = connect(ledger_path, create=False)
+    except LedgerError:
+        return []
+    try:
+        return root_paths(conn)
+    finally:
+        conn.close()
+
+
 def counting_frame_count(conn: sqlite3.Connection) -> int:
     """Counting frames straight from the exposures (the tallies must agree; tests check it)."""
     return conn.execute("SELECT count(*) FROM exposures WHERE counting").fetchone()[0]
@@ -1042,12 +1059,3 @@ def _unknown_why(target, filt, sdate, itype, exposure, osc, inferred) -> str:
         why.append("no filter (mono)")
     why += [f"{n} from folder" for bit, n in INFERRED_NAMES.items() if inferred & bit]
     return "; ".join(why)
-
-
-def ledger_stats(conn: sqlite3.Connection) -> dict[str, int]:
-    q = conn.execute
-    return {
-        "files": q("SELECT count(*) FROM files").fetchone()[0],
-        "exposures": q("SELECT count(*) FROM exposures").fetchone()[0],
-        "counting": q("SELECT COALESCE(SUM(frame_count), 0) FROM tallies").fetchone()[0],
-    }

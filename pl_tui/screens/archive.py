@@ -72,20 +72,10 @@ class ArchiveScreen(Screen[list[str] | None]):
     def on_mount(self) -> None:
         recent = self.query_one("#archive-recent", OptionList)
         recent.border_title = "Recent archives (Enter adds)"
-        for path in self._recent():
+        for path in L.root_paths_at(self.app.ledger_path):  # type: ignore[attr-defined]
             recent.add_option(Option(safe(path), id=None))
         self._show_chosen()
         self.query_one("#archive-input", Input).focus()
-
-    def _recent(self) -> list[str]:
-        try:
-            conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
-        except L.LedgerError:
-            return []
-        try:
-            return [L.from_db(r[0]) for r in conn.execute("SELECT path FROM roots ORDER BY last_walk_ms DESC")]
-        finally:
-            conn.close()
 
     def add(self, path: str) -> None:
         folder = os.path.abspath(os.path.expanduser(path))

@@ -88,7 +88,7 @@ class InspectorScreen(Screen[None]):
             return (), {}
         folder = os.path.dirname(self.path)
         try:
-            roots = [L.from_db(r[0]) for r in conn.execute("SELECT path FROM roots")]
+            roots = L.root_paths(conn)
             row = conn.execute(
                 "SELECT e.ov_target, e.ov_filter, e.ov_type, e.ov_status FROM files f "
                 "JOIN dirs d ON d.id = f.dir_id JOIN exposures e ON e.id = f.exposure_id "

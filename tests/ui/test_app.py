@@ -325,3 +325,15 @@ async def test_jump_to_target_from_the_palette(ledger: Path) -> None:
         await pilot.press("ctrl+p", *"jump sh2", "enter")
         await settle(pilot)
         assert [lbl.split()[0] for lbl in tree_labels(app)] == ["Sh2-129"]
+
+
+async def test_ctrl_c_quits_from_any_screen(ledger: Path) -> None:
+    app = PlTuiApp(ledger, CONFIG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")  # even with a modal and its text field focused
+        await pilot.pause()
+        assert isinstance(app.screen, ExportModal)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    assert app.return_code == 0
