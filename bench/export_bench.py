@@ -44,8 +44,7 @@ def main() -> None:
     n_files = conn.execute("SELECT count(*) FROM files").fetchone()[0]
 
     t = time.perf_counter()
-    for _ in conn.execute("SELECT d.path, f.name, f.size FROM files f JOIN dirs d ON d.id = f.dir_id"):
-        pass
+    conn.execute("SELECT d.path, f.name, f.size FROM files f JOIN dirs d ON d.id = f.dir_id").fetchall()
     base = time.perf_counter() - t
 
     out = args.work / "frames.csv"

@@ -24,7 +24,7 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 class UsageError(Exception):
-    pass
+    """A bad argument: argparse prints it with the usage line and exits 2."""
 
 
 def _parser() -> argparse.ArgumentParser:

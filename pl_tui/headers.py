@@ -99,10 +99,8 @@ def parse_value(text: str) -> object:
     if s == "F":
         return False
     if c in "+-.0123456789":
-        try:
+        with contextlib.suppress(ValueError):  # not an integer: perhaps a float
             return int(s)
-        except ValueError:
-            pass
         try:
             f = float(s.replace("D", "E").replace("d", "e"))
         except ValueError:
@@ -329,10 +327,8 @@ _O_NOATIME = getattr(os, "O_NOATIME", 0)
 def open_readonly(path: str, opener: Opener = os.open) -> int:
     """Open read-only, without touching atime where the OS lets us (O_NOATIME needs ownership)."""
     if _O_NOATIME:
-        try:
+        with contextlib.suppress(PermissionError):  # not our file: open it the ordinary way
             return opener(path, _O_FLAGS | _O_NOATIME)
-        except PermissionError:
-            pass
     return opener(path, _O_FLAGS)
 
 

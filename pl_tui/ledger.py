@@ -50,7 +50,7 @@ class LedgerError(Exception):
 
 
 class LedgerBusy(LedgerError):
-    pass
+    """Another process is writing to this ledger (its pid is in the message)."""
 
 
 _EXPOSURE_TYPES = {

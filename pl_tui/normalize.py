@@ -8,6 +8,7 @@ no I/O, no ledger. Missing values are None, never a sentinel.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import re
@@ -148,10 +149,8 @@ def _num(v: object) -> float | int | None:
     s = v.strip().replace("D", "E")  # type: ignore[union-attr]
     if not s:
         return None
-    try:
+    with contextlib.suppress(ValueError):  # not an integer: perhaps a float
         return int(s)
-    except ValueError:
-        pass
     try:
         f = float(s)
     except ValueError:
