@@ -7,6 +7,7 @@ open their own connections and post messages back.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Iterable
 from functools import partial
@@ -52,7 +53,7 @@ class TargetCommands(Provider):
         app = self.app
         assert isinstance(app, PlTuiApp)
         matcher = self.matcher(query)
-        for name in await app.run_in_thread(app.target_names):
+        for name in await asyncio.to_thread(app.target_names):
             label = f"Jump to target {plain(name)}"
             score = matcher.match(label)
             if score > 0:
@@ -109,11 +110,6 @@ class PlTuiApp(App[None]):
             return [s.name for s in L.target_summaries(conn) if s.name]
         finally:
             conn.close()
-
-    async def run_in_thread(self, fn):
-        import asyncio
-
-        return await asyncio.to_thread(fn)
 
     # -- scanning
 

@@ -19,6 +19,7 @@ from . import __version__
 from . import ledger as L
 from .config import Config, ConfigError, default_ledger_path, load_config
 from .export import REPORTS, WRITERS, ExportError, export_file, report_columns, report_rows, write_report
+from .widgets.safe import plain
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -205,7 +206,7 @@ def _plain_progress():
 
     def show(p) -> None:
         for path, reason in p.new_unreadable:
-            print(f"unreadable: {_printable(path)}: {reason}", file=sys.stderr)
+            print(f"unreadable: {plain(path)}: {reason}", file=sys.stderr)
         if p.done or p.elapsed_s - last[0] >= 2:
             last[0] = p.elapsed_s
             print(
@@ -239,9 +240,9 @@ def _scan_with_bar(ledger_path: Path, archives: list[str], config: Config, stop:
 
         def show(p) -> None:
             for path, reason in p.new_unreadable:
-                bar.console.print(Text(f"unreadable: {_printable(path)}: {reason}", style="yellow"))
+                bar.console.print(Text(f"unreadable: {plain(path)}: {reason}", style="yellow"))
             done = p.new + p.changed + p.unchanged + p.deferred
-            folder = _printable(p.current_folder)
+            folder = plain(p.current_folder)
             if len(folder) > 40:
                 folder = "…" + folder[-39:]
             bar.update(
@@ -264,17 +265,11 @@ def _print_summary(p, ledger_path: Path) -> None:
         f"elapsed {p.elapsed_s:.1f} s, {rate:.0f} frames/s{state}"
     )
     for problem in p.problems:
-        print(f"warning: {_printable(problem)}", file=sys.stderr)
+        print(f"warning: {plain(problem)}", file=sys.stderr)
     if p.deferred:
         print(f"{p.deferred} files are still being written (settle window); the next scan picks them up")
     if p.unreadable:
         print(f"{p.unreadable} unreadable files: pl-tui --ledger {ledger_path} buckets unreadable")
-
-
-def _printable(s: str) -> str:
-    """Paths and header text for a terminal: no control characters, no undecodable bytes."""
-    s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return "".join(c if c.isprintable() else "\ufffd" for c in s)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,8 +348,6 @@ def _table(columns: tuple[str, ...], rows) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from .export import format_value
-
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     for c in columns:
         numeric = c in (
@@ -370,7 +363,7 @@ def _table(columns: tuple[str, ...], rows) -> None:
         table.add_column(c, justify="right" if numeric else "left", overflow="fold")
     n = 0
     for row in rows:
-        table.add_row(*(Text(_printable(format_value(v))) for v in row))  # Text: header values are never markup
+        table.add_row(*(Text(plain(v)) for v in row))  # Text: header values are never markup
         n += 1
     # on a terminal fit its width; in a pipe or file never fold a row
     console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 4096)

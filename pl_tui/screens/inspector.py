@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Static
 from .. import ledger as L
 from ..headers import HeaderError, iter_cards, read_header
 from ..normalize import EXPOSURE_COLUMNS, INFERRED_NAMES, normalize, split_name
-from ..widgets.safe import safe
+from ..widgets.safe import columns, safe
 
 
 class InspectorScreen(Screen[None]):
@@ -41,15 +41,17 @@ class InspectorScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        cards = self.query_one("#inspector-cards", DataTable)
-        cards.add_column("keyword", width=8)
-        cards.add_column("card (raw)", width=60)
-        cards.border_title = "Header, read now from the file"
-        fields = self.query_one("#inspector-fields", DataTable)
-        fields.add_column("field", width=12)
-        fields.add_column("from", width=9)
-        fields.add_column("value", width=26)
-        fields.border_title = "Normalised"
+        columns(
+            self.query_one("#inspector-cards", DataTable),
+            ("keyword", 8), ("card (raw)", 60), title="Header, read now from the file",
+        )  # fmt: skip
+        columns(
+            self.query_one("#inspector-fields", DataTable),
+            ("field", 12),
+            ("from", 9),
+            ("value", 26),
+            title="Normalised",
+        )
         self.read()
 
     @work(thread=True, exit_on_error=False)

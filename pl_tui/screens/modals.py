@@ -13,7 +13,7 @@ from textual.widgets import Button, Checkbox, DataTable, Input, Label, RadioButt
 
 from .. import ledger as L
 from ..export import ExportError, export_file
-from ..widgets.safe import plain, safe
+from ..widgets.safe import columns, plain, safe
 
 REPORT_CHOICES = (("frames", "Frames"), ("sessions", "Sessions"), ("totals", "Totals"), ("astrobin", "AstroBin"))
 
@@ -123,8 +123,7 @@ class HelpModal(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#help-table", DataTable)
-        table.add_column("key", width=12)
-        table.add_column("does", width=34)
+        columns(table, ("key", 12), ("does", 34))
         seen = set()
         # the screen's and the app's own keys first, then those of the focused widget
         bindings = sorted(

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, ProgressBar, Static
 
 from ..scan import ScanProgress, scan
-from ..widgets.safe import plain, safe
+from ..widgets.safe import columns, plain, safe
 
 
 class ScanScreen(Screen[ScanProgress | None]):
@@ -53,14 +53,8 @@ class ScanScreen(Screen[ScanProgress | None]):
 
     def on_mount(self) -> None:
         self.query_one("#scan-title", Static).update(safe("Scanning " + ", ".join(self.archives), "bold"))
-        folders = self.query_one("#scan-folders", DataTable)
-        folders.add_column("folder", width=28)
-        folders.add_column("files", width=5)
-        folders.border_title = "Folders"
-        unreadable = self.query_one("#scan-unreadable", DataTable)
-        unreadable.add_column("file", width=14)
-        unreadable.add_column("reason", width=40)
-        unreadable.border_title = "Unreadable"
+        columns(self.query_one("#scan-folders", DataTable), ("folder", 28), ("files", 5), title="Folders")
+        columns(self.query_one("#scan-unreadable", DataTable), ("file", 14), ("reason", 40), title="Unreadable")
         if self.start:
             self.run_scan()
 

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from .. import ledger as L
-from ..widgets.safe import fit, hours, plain, safe
+from ..widgets.safe import columns, fit, hours, plain, safe
 
 
 @dataclass(slots=True, frozen=True)
@@ -162,8 +162,7 @@ class TargetsScreen(Screen[None]):
                 title.update(
                     safe(f"{plain(node.target)} · {plain(node.filter) or 'no filter'} · night of {node.night}", "bold")
                 )
-                for name, width in (("time (UTC)", 12), ("exp s", 6), ("°C", 5), ("status", 9), ("file", 30)):
-                    table.add_column(name, width=width)
+                columns(table, ("time (UTC)", 12), ("exp s", 6), ("°C", 5), ("status", 9), ("file", 30))
                 for i, f in enumerate(message.frames):
                     t = (f.date_obs_utc or "")[11:23]
                     table.add_row(
@@ -182,8 +181,7 @@ class TargetsScreen(Screen[None]):
             if node.kind == "filter":
                 what += " · " + (plain(node.filter) or "no filter")
             title.update(safe(what, "bold"))
-            for name, width in (("night", 10), ("filter", 8), ("frames", 6), ("hours", 7), ("camera", 20)):
-                table.add_column(name, width=width)
+            columns(table, ("night", 10), ("filter", 8), ("frames", 6), ("hours", 7), ("camera", 20))
             for s in message.sessions:
                 table.add_row(
                     safe(s.session_date),

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from ..export import format_value
+
 _CONTROL = dict.fromkeys((*range(0, 32), 127, *range(128, 160)), "�")
 
 
 def plain(value: object) -> str:
     """A value as printable text: '' for None, control characters and stray bytes as '�'."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
-    s = str(value)
+    s = format_value(value)  # whole floats without '.0', others exact: the same as the reports
     if not s.isprintable():
         s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace").translate(_CONTROL)
     return s
@@ -32,6 +30,14 @@ def safe(value: object, style: str = "") -> Text:
 def lines(*values: object, style: str = "") -> Text:
     """Several values, one per line (newlines inside a value are still shown as '�')."""
     return Text("\n", style=style).join(Text(plain(v)) for v in values)
+
+
+def columns(table: object, *spec: tuple[str, int], title: str | None = None) -> None:
+    """Fixed-width columns for a DataTable (it would measure every cell otherwise)."""
+    for name, width in spec:
+        table.add_column(name, width=width)  # type: ignore[attr-defined]
+    if title is not None:
+        table.border_title = title  # type: ignore[attr-defined]
 
 
 def fit(value: object, width: int) -> str:
