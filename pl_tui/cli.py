@@ -19,6 +19,10 @@ from . import __version__
 from . import ledger as L
 from .config import Config, ConfigError, default_ledger_path, load_config
 from .export import REPORTS, WRITERS, ExportError, export_file, report_columns, report_rows, write_report
+from . import retag as R
+from . import triage
+from .retag import RetagError
+from .triage import BUCKET_COLUMNS, BUCKETS
 from .widgets.safe import plain
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -88,13 +92,42 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("name", nargs="?", choices=BUCKETS, help="list the frames of this bucket")
     b.add_argument("--format", choices=("table", "json"), default="table")
 
+    t = sub.add_parser(
+        "retag",
+        parents=[common],
+        help="set target, filter, frame type or status on a selection (in the ledger only)",
+        description="Set fields on the frames that match every --where. The files are never changed; "
+        "'pl-tui undo' reverts. Values: '-' selects frames without a value (--where) or drops the "
+        "override (--set); session_date takes a night or FIRST..LAST; path is a glob on the full path.",
+    )
+    t.add_argument(
+        "--where", action="append", default=[], metavar="FIELD=VALUE", required=True,
+        help="target, filter, image_type, status, path (glob), session_date, bucket",
+    )  # fmt: skip
+    t.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", required=True,
+        dest="changes", help="target, filter, image_type or status (accepted|rejected)",
+    )  # fmt: skip
+    t.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+    sub.add_parser("undo", parents=[common], help="revert the last retag or alias change (again: the one before)")
+    a = sub.add_parser(
+        "alias",
+        parents=[common],
+        help="a global rename rule: alias target 'Andromeda Galaxy' M31; no arguments: list the rules",
+    )
+    a.add_argument("kind", nargs="?", choices=("target", "filter"))
+    a.add_argument("from_name", nargs="?", metavar="FROM")
+    a.add_argument("to_name", nargs="?", metavar="TO")
+    a.add_argument("--remove", action="store_true", help="drop the rule for FROM")
+    lg = sub.add_parser("log", parents=[common], help="the audit log of retags and alias changes, newest first")
+    lg.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
     d = sub.add_parser("demo", parents=[common], help="build the demo archive and open it")
     d.add_argument("--dir", type=Path, help="where to write the demo archive (default: the user data dir)")
     d.add_argument("--headless", action="store_true", help="scan it and print the totals instead of opening the app")
     return p
 
 
-BUCKETS = ("unknown", "duplicates", "derived", "rejected", "missing", "unreadable")
 STATUSES = ("accepted", "duplicate", "rejected", "derived", "missing", "unreadable")
 
 
@@ -381,14 +414,114 @@ def cmd_buckets(args: argparse.Namespace, config: Config) -> int:
     conn = L.connect(_ledger_path(args), create=False)
     try:
         if args.name is None:
-            counts = L.bucket_counts(conn)
-            rows = [(k, counts[k]) for k in BUCKETS]
-            _emit(args.format, ("bucket", "frames"), rows)
+            counts = triage.bucket_counts(conn)
+            _emit(args.format, ("bucket", "frames"), list(counts.items()))
+            if args.format == "table":
+                for m in triage.merge_suggestions(conn):
+                    print(
+                        f"{plain(m.source)} ({m.source_frames} frames) and {plain(m.into)} ({m.into_frames}) point "
+                        f"{m.separation_deg:.2f}° apart; merge: pl-tui alias target {_quote(m.source)} {_quote(m.into)}"
+                    )
         else:
-            columns, rows = L.bucket_frames(conn, args.name)
-            _emit(args.format, columns, rows)
+            rows = ((r.path, r.target, r.filter, r.session_date, r.why) for r in triage.bucket_rows(conn, args.name))
+            _emit(args.format, BUCKET_COLUMNS, rows)
     finally:
         conn.close()
+    return EXIT_OK
+
+
+def _quote(s: str) -> str:
+    import shlex
+
+    return shlex.quote(plain(s))
+
+
+# ---------------------------------------------------------------------------------------------
+# retag, undo, alias, log
+
+
+@contextlib.contextmanager
+def _writing(args: argparse.Namespace):
+    """The ledger, open for a change, under the writer lock (a running scan: a clear refusal)."""
+    path = _ledger_path(args)
+    with L.writer_lock(path):
+        conn = L.connect(path, create=False)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        field, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--{what} takes FIELD=VALUE, not {item!r}")
+        out[field.strip().lower()] = value
+    return out
+
+
+def cmd_retag(args: argparse.Namespace, config: Config) -> int:
+    try:
+        where = R.parse_where(args.where)
+        changes = {f: R.normalise_value(f, v) for f, v in _pairs(args.changes, "set").items()}
+    except RetagError as e:
+        raise UsageError(str(e)) from None
+    with _writing(args) as conn:
+        chosen = R.select(conn, where)
+        if args.dry_run:
+            print(f"would retag {R.preview(conn, chosen, changes).describe(changes)}")
+            return EXIT_OK
+        result = R.retag(conn, chosen, changes, where.describe())
+    if result.audit_id is None:
+        print(f"no frame changes ({len(chosen)} frames match, all already so)")
+    else:
+        print(f"retagged {result.description}  (revert: pl-tui undo)")
+    return EXIT_OK
+
+
+def cmd_undo(args: argparse.Namespace, config: Config) -> int:
+    with _writing(args) as conn:
+        entry = R.undo(conn)
+    if entry is None:
+        print("nothing to undo")
+    else:
+        print(f"undid {entry.action} of {entry.when} ({plain(entry.selection)}): {plain(entry.description)}")
+    return EXIT_OK
+
+
+def cmd_alias(args: argparse.Namespace, config: Config) -> int:
+    if args.kind is None:
+        conn = L.connect(_ledger_path(args), create=False)
+        try:
+            rows = [(a.kind, a.from_name, a.to_name, a.source, a.frames) for a in R.aliases(conn)]
+        finally:
+            conn.close()
+        _emit("table", ("kind", "from", "to", "source", "frames"), rows)
+        return EXIT_OK
+    if args.from_name is None or (args.to_name is None) != args.remove:
+        raise UsageError("alias target|filter FROM TO, or alias target|filter FROM --remove")
+    try:
+        with _writing(args) as conn:
+            result = R.set_alias(conn, args.kind, args.from_name, args.to_name)
+    except RetagError as e:
+        raise UsageError(str(e)) from None
+    print(plain(result.description) + ("  (revert: pl-tui undo)" if result.audit_id else ""))
+    return EXIT_OK
+
+
+def cmd_log(args: argparse.Namespace, config: Config) -> int:
+    conn = L.connect(_ledger_path(args), create=False)
+    try:
+        entries = R.audit_log(conn, limit=10_000)
+    finally:
+        conn.close()
+    rows = [
+        (e.id, e.when, e.action, e.selection, e.description, e.frames, "undone" if e.undone_ms else "")
+        for e in entries
+    ]
+    _emit(args.format, ("id", "when", "action", "selection", "change", "frames", "state"), rows)
     return EXIT_OK
 
 
@@ -421,8 +554,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     try:
         print()
         _emit("table", report_columns("totals"), report_rows(conn, "totals"))
-        counts = L.bucket_counts(conn)
-        print("buckets: " + ", ".join(f"{k} {counts[k]}" for k in BUCKETS))
+        print("buckets: " + ", ".join(f"{k} {n}" for k, n in triage.bucket_counts(conn).items()))
     finally:
         conn.close()
     print(f"\nexplore it:  pl-tui --ledger {ledger_path} sessions --target M81")
@@ -472,6 +604,10 @@ COMMANDS = {
     "frames": cmd_report,
     "export": cmd_export,
     "buckets": cmd_buckets,
+    "retag": cmd_retag,
+    "undo": cmd_undo,
+    "alias": cmd_alias,
+    "log": cmd_log,
     "demo": cmd_demo,
 }
 

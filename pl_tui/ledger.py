@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .normalize import EXPOSURE_COLUMNS, INFERRED_NAMES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Statuses of a file. An exposure's base status is the best of its present files'.
 ACCEPTED, REJECTED, DERIVED, MISSING, UNREADABLE = (
@@ -261,6 +261,13 @@ CREATE TABLE scans (
   found INTEGER, new INTEGER, changed INTEGER, unchanged INTEGER,
   unreadable INTEGER, missing INTEGER, deferred INTEGER
 );
+""",
+    # retag and undo (issue 5): what the audit shows and what undo restores, and a seek for
+    # the frames whose status was set by hand
+    2: """
+ALTER TABLE audit ADD COLUMN old_values TEXT;
+ALTER TABLE audit ADD COLUMN undo TEXT;
+CREATE INDEX exposures_status_set ON exposures(ov_status) WHERE ov_status IS NOT NULL;
 """,
 }
 
@@ -817,7 +824,7 @@ def night_frames(
 ) -> list[NightFrame]:
     """The files of one session (night × target × filter), in time order, at most ``limit``."""
     rows = conn.execute(
-        f"SELECT d.path, f.name, {UTC_SQL}, e.exposure_s, e.ccd_temp, {_FRAME_STATUS} "
+        f"SELECT d.path, f.name, {UTC_SQL}, e.exposure_s, e.ccd_temp, {SHOWN_STATUS_SQL} "
         "FROM exposures e JOIN files f ON f.identity = e.identity JOIN dirs d ON d.id = f.dir_id "
         "WHERE e.session_date = ? AND e.eff_target IS ? AND e.eff_filter IS ? "
         "ORDER BY e.t_obs_ms, f.id LIMIT ?",
@@ -880,20 +887,24 @@ UTC_SQL = """CASE WHEN e.t_obs_ms IS NULL THEN NULL ELSE
 # A file's status as shown: an override applies to every copy; of several present copies
 # with the same status, the first found counts and the others are duplicates (only exposures
 # with several copies need the look at the other files).
-_FRAME_STATUS = """
+# DUPLICATE_SQL is true for such a later copy (files f, exposures e); with a status override
+# every present copy has that status, so any earlier present copy counts instead.
+DUPLICATE_SQL = """e.copies > 1 AND f.status NOT IN ('missing', 'unreadable')
+  AND (f.status = e.status OR e.ov_status IS NOT NULL) AND EXISTS (
+    SELECT 1 FROM files g WHERE g.identity = f.identity AND g.id < f.id
+    AND (g.status = f.status OR (e.ov_status IS NOT NULL AND g.status NOT IN ('missing', 'unreadable'))))"""
+SHOWN_STATUS_SQL = f"""
 CASE
   WHEN f.status IN ('missing', 'unreadable') THEN f.status
+  WHEN {DUPLICATE_SQL} THEN 'duplicate'
   WHEN e.ov_status IS NOT NULL THEN e.ov_status
-  WHEN e.copies > 1 AND f.status = e.status AND EXISTS (
-    SELECT 1 FROM files g WHERE g.identity = f.identity AND g.status = f.status AND g.id < f.id)
-    THEN 'duplicate'
   ELSE f.status
 END"""
 
 _FRAME_SELECT = f"""
 SELECT f.id, d.path, f.name, e.eff_target, e.eff_filter, e.exposure_s, e.eff_type, {UTC_SQL},
        s.instrume, s.telescop, s.focallen_mm, s.xbinning, s.gain, e.ccd_temp,
-       e.session_date, {_FRAME_STATUS}, {RIG_SQL}, s.sequencer, e.night_basis, f.reason, e.inferred
+       e.session_date, {SHOWN_STATUS_SQL}, {RIG_SQL}, s.sequencer, e.night_basis, f.reason, e.inferred
 FROM files f JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.id = f.exposure_id
 LEFT JOIN setups s ON s.id = e.setup_id
 """
@@ -945,6 +956,15 @@ def iter_frames(conn: sqlite3.Connection, where: FrameFilter = EVERY_FRAME, page
     status = where.status
     if where.bucket == "unknown":
         clauses.append(f"({UNKNOWN_SQL})")
+    elif where.bucket == "suspect":
+        from .triage import suspects  # the rules need Python (medians); imported late: no cycle
+
+        chosen = suspects(conn)
+        conn.create_function("pl_suspect", 1, chosen.__contains__, deterministic=True)
+        clauses.append("pl_suspect(e.identity)")
+        if status not in (None, ACCEPTED):
+            return
+        status = ACCEPTED
     elif where.bucket is not None:
         if status is not None and status != BUCKET_STATUS[where.bucket]:
             return
@@ -977,85 +997,14 @@ def unreadable(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     ]
 
 
-def bucket_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """Frames per bucket of SPEC §4 that the engine decides on its own."""
-    q = conn.execute
-    files_by_status = dict(q("SELECT status, count(*) FROM files WHERE status <> 'accepted' GROUP BY status"))
-    dup = q(
-        "SELECT count(*) FROM files f JOIN exposures e ON e.id = f.exposure_id "
-        "WHERE e.copies > 1 AND f.status = e.status AND f.status NOT IN ('missing', 'unreadable') AND EXISTS ("
-        "SELECT 1 FROM files g WHERE g.identity = f.identity AND g.status = f.status AND g.id < f.id)"
-    ).fetchone()[0]
-    return {
-        "unknown": q(
-            f"SELECT count(*) FROM exposures e JOIN setups s ON s.id = e.setup_id WHERE {UNKNOWN_SQL}"
-        ).fetchone()[0],
-        "duplicates": dup,
-        "derived": files_by_status.get(DERIVED, 0),
-        "rejected": files_by_status.get(REJECTED, 0),
-        "missing": files_by_status.get(MISSING, 0),
-        "unreadable": files_by_status.get(UNREADABLE, 0),
-    }
-
-
 # SPEC §4 Unknown: a light (or untyped) frame still lacking target, exposure, date or type, or a
 # mono light without filter, or any value only inferred from folders. Missing/derived excluded.
-UNKNOWN_SQL = """
+# The fields still only inferred: a value the user set by hand is no longer a guess.
+INFERRED_SQL = "(inferred & ~((ov_target IS NOT NULL) | (ov_filter IS NOT NULL) * 2 | (ov_type IS NOT NULL) * 4))"
+UNKNOWN_SQL = f"""
 eff_status IN ('accepted', 'rejected') AND (
-  inferred <> 0
+  {INFERRED_SQL} <> 0
   OR (COALESCE(eff_type, 'LIGHT') = 'LIGHT' AND (
         eff_target IS NULL OR exposure_s IS NULL OR session_date IS NULL OR eff_type IS NULL
         OR (s.osc = 0 AND eff_filter IS NULL))))
 """
-
-
-def bucket_frames(conn: sqlite3.Connection, name: str) -> tuple[tuple[str, ...], Iterator[tuple]]:
-    """(columns, rows) listing one bucket's frames, each with why it is there."""
-    if name == "unreadable":
-        return ("path", "reason"), iter(unreadable(conn))
-    if name in ("missing", "rejected", "derived"):
-        rows = conn.execute(
-            "SELECT d.path, f.name, e.eff_target, e.eff_filter, e.session_date, f.reason FROM files f "
-            "JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.id = f.exposure_id "
-            "WHERE f.status = ? ORDER BY d.path, f.name",
-            (name,),
-        )
-        cols = ("path", "target", "filter", "session_date", "reason")
-        return cols, ((join_path(d, n), *rest) for d, n, *rest in rows)
-    if name == "duplicates":
-        rows = conn.execute(
-            "SELECT d.path, f.name, c.path, c.name FROM files f JOIN dirs d ON d.id = f.dir_id "
-            "JOIN exposures e ON e.id = f.exposure_id "
-            "JOIN (SELECT g.identity, g.status, gd.path, g.name, min(g.id) FROM files g "
-            "      JOIN dirs gd ON gd.id = g.dir_id GROUP BY g.identity, g.status) c "
-            "  ON c.identity = f.identity AND c.status = f.status "
-            "WHERE f.status = e.status AND f.status NOT IN ('missing', 'unreadable') AND EXISTS ("
-            "SELECT 1 FROM files g WHERE g.identity = f.identity AND g.status = f.status AND g.id < f.id) "
-            "ORDER BY d.path, f.name"
-        )
-        return ("path", "counted_copy"), ((join_path(d, n), join_path(cd, cn)) for d, n, cd, cn in rows)
-    if name == "unknown":
-        rows = conn.execute(
-            "SELECT d.path, f.name, e.eff_target, e.eff_filter, e.session_date, e.eff_type, e.exposure_s, s.osc, "
-            "e.inferred FROM exposures e JOIN setups s ON s.id = e.setup_id "
-            "JOIN files f ON f.id = (SELECT id FROM files WHERE identity = e.identity "
-            "  ORDER BY status <> 'accepted', id LIMIT 1) JOIN dirs d ON d.id = f.dir_id "
-            f"WHERE {UNKNOWN_SQL} ORDER BY d.path, f.name"
-        )
-        return ("path", "target", "filter", "session_date", "why"), (
-            (join_path(d, n), t, f, sd, _unknown_why(t, f, sd, ty, exp, osc, inf))
-            for d, n, t, f, sd, ty, exp, osc, inf in rows
-        )
-    raise ValueError(f"unknown bucket {name!r}")
-
-
-def _unknown_why(target, filt, sdate, itype, exposure, osc, inferred) -> str:
-    why = [
-        f"no {n}"
-        for n, v in (("target", target), ("exposure", exposure), ("date", sdate), ("frame type", itype))
-        if v is None
-    ]
-    if filt is None and not osc and (itype or "LIGHT") == "LIGHT":
-        why.append("no filter (mono)")
-    why += [f"{n} from folder" for bit, n in INFERRED_NAMES.items() if inferred & bit]
-    return "; ".join(why)

@@ -32,10 +32,18 @@ INFERRED_NAMES = {
     INFERRED_DATE: "session_date",
 }
 
-# Bits of Frame.flags: values the normaliser had to repair.
+# Bits of Frame.flags: values the normaliser had to repair, and contradictions it saw.
 FLAG_FOCALLEN_METRES = 1
 FLAG_APERTURE_METRES = 2
-FLAG_NAMES = {FLAG_FOCALLEN_METRES: "FOCALLEN in metres", FLAG_APERTURE_METRES: "APTDIA in metres"}
+FLAG_LOC_DISAGREES = 4  # DATE-LOC − DATE-OBS is not the site's UTC offset (a Suspect rule)
+FLAG_NAMES = {
+    FLAG_FOCALLEN_METRES: "FOCALLEN in metres",
+    FLAG_APERTURE_METRES: "APTDIA in metres",
+    FLAG_LOC_DISAGREES: "DATE-OBS and DATE-LOC disagree with the site offset",
+}
+# Zone offsets differ from local mean solar time by up to ~2.5 h where people image (Spain in
+# summer: 2 h 16 min); further than this from SITELONG's solar offset, DATE-LOC is wrong.
+SOLAR_OFFSET_TOLERANCE_MIN = 180
 
 FRAME_TYPES = ("LIGHT", "DARK", "FLAT", "BIAS", "DARKFLAT")
 
@@ -479,6 +487,19 @@ def night_of(
     return _ms_to_date(t_obs_ms + offset_ms - boundary_ms), basis
 
 
+def _loc_disagrees(loc_offset_min: int | None, t_obs_ms: int, rule: NightRule, site_lon: float | None) -> bool:
+    """Does DATE-LOC − DATE-OBS contradict the site's offset (the configured zone, exactly; else
+    SITELONG's solar time, loosely)? No site offset known: nothing to contradict."""
+    if loc_offset_min is None:
+        return True  # more than 14 h apart: no zone on Earth
+    if rule.tz:
+        off = datetime.fromtimestamp(t_obs_ms / 1000, _zone(rule.tz)).utcoffset()
+        return off is not None and abs(loc_offset_min - off.total_seconds() / 60) >= 15
+    if site_lon is not None:
+        return abs(loc_offset_min - site_lon * 4) > SOLAR_OFFSET_TOLERANCE_MIN
+    return False
+
+
 def _machine_offset_ms(t_obs_ms: int) -> int:
     try:
         return time.localtime(t_obs_ms // 1000).tm_gmtoff * 1000
@@ -853,6 +874,9 @@ def normalize(
         filt, inferred = hints.filter, inferred | INFERRED_FILTER
 
     session_date, basis = night_of(t_obs_ms, rule, loc_offset, v["site_lon"], loc_ms)
+    flags = f1 | f2
+    if loc_ms is not None and t_obs_ms is not None and _loc_disagrees(loc_offset, t_obs_ms, rule, v["site_lon"]):
+        flags |= FLAG_LOC_DISAGREES
     if session_date is None and hints.session_date:
         session_date, basis = hints.session_date, "folder"
         inferred |= INFERRED_DATE
@@ -878,7 +902,7 @@ def normalize(
         sequencer=sequencer_of(software) if software else None,
         folder_type=hints.image_type,
         inferred=inferred,
-        flags=f1 | f2,
+        flags=flags,
         derived_reason=derived_signal(cards, stem, dir_parts, software),
         sources=keyword_sources(cards) if explain else None,
     )

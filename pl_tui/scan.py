@@ -29,6 +29,7 @@ from pathlib import Path
 
 from . import ledger as L
 from .config import Config
+from .retag import sync_config_aliases
 from .headers import HeaderError, Opener, header_kind, read_header
 from .normalize import NightRule, exposure_row, normalize, split_name
 
@@ -522,6 +523,10 @@ class _Scan:
         with L.writer_lock(self.ledger_path, wait=self.wait_for_lock):
             self.conn = L.connect(self.ledger_path)
             try:
+                # the config file's [aliases] become ledger rules before any frame is written
+                sync_config_aliases(
+                    self.conn, {"target": self.config.target_aliases, "filter": self.config.filter_aliases}
+                )
                 self.writer = L.LedgerWriter(self.conn)
                 scan_id = L.begin_scan(self.conn, self.roots)
                 self._pending_missing: list[int] = []

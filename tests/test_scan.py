@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pl_tui import ledger as L
+from pl_tui import triage
 from pl_tui.config import Config
 from pl_tui.demo import nina_cards
 from pl_tui.fitsgen import write_fits
@@ -127,10 +128,9 @@ def test_copies_count_once(small: Path, run_scan, ledger_path: Path) -> None:
     run_scan(small)
     assert totals(ledger_path, target="M81", filter="Ha") == [("M81", "Ha", 3, 900.0)]
     conn = L.connect(ledger_path)
-    assert L.bucket_counts(conn)["duplicates"] == 3
-    _cols, rows = L.bucket_frames(conn, "duplicates")
-    rows = list(rows)
-    assert all("stack project" in r[0] and "2024-08-13" in r[1] for r in rows)
+    assert triage.bucket_counts(conn)["duplicates"] == 3
+    rows = triage.bucket_rows(conn, "duplicates")
+    assert all("stack project" in r.path and "copy of" in r.why and "2024-08-13" in r.why for r in rows)
     statuses = sorted(r[13] for r in L.iter_frames(conn, L.FrameFilter(target="M81", filter="Ha")))
     assert statuses == ["accepted"] * 3 + ["duplicate"] * 3
     conn.close()
@@ -138,7 +138,7 @@ def test_copies_count_once(small: Path, run_scan, ledger_path: Path) -> None:
     shutil.rmtree(stack)  # the copies go away: no duplicates left, the originals still count
     run_scan(small)
     conn = L.connect(ledger_path)
-    assert L.bucket_counts(conn)["duplicates"] == 0
+    assert triage.bucket_counts(conn)["duplicates"] == 0
     statuses = sorted(r[13] for r in L.iter_frames(conn, L.FrameFilter(target="M81", filter="Ha")))
     assert statuses == ["accepted"] * 3 + ["missing"] * 3
     conn.close()
@@ -173,7 +173,7 @@ def test_vanished_files_become_missing_and_come_back(small: Path, run_scan, ledg
     assert p.missing == 1
     assert totals(ledger_path, target="M81", filter="Ha") == [("M81", "Ha", 2, 600.0)]
     conn = L.connect(ledger_path)
-    assert L.bucket_counts(conn)["missing"] == 1
+    assert triage.bucket_counts(conn)["missing"] == 1
     conn.close()
     gone.write_bytes(saved[0])
     os.utime(gone, ns=(saved[1].st_atime_ns, saved[1].st_mtime_ns))
@@ -256,7 +256,7 @@ def test_reject_globs_index_frames_as_rejected(make_fits, archive: Path, run_sca
     run_scan(archive)
     assert totals(ledger_path)[0][2] == 1
     conn = L.connect(ledger_path)
-    assert L.bucket_counts(conn)["rejected"] == 3
+    assert triage.bucket_counts(conn)["rejected"] == 3
     conn.close()
 
 

@@ -1,0 +1,297 @@
+"""Triage: the buckets of SPEC §4 — every frame that needs a look, each with why it is there.
+
+One definition serves the CLI (``pl-tui buckets``), the Frames report's ``--bucket`` filter,
+``pl-tui retag --where bucket=…`` and the TUI's Buckets screen, so they always agree.
+
+The Suspect rules:
+
+* **pointing** — a light frame farther from the robust centre of its target's frames than the
+  larger of 1° and its field of view (the frame's diagonal, when pixel size, focal length and
+  NAXIS give it): the mis-labelled-frame check. The same centres give merge suggestions: two
+  targets whose centres lie within 0.2° are probably one ("M 31" and "Andromeda Galaxy");
+* **type vs folder** — IMAGETYP says LIGHT, the frame sits in a ``Darks`` folder (or any other
+  contradiction);
+* **DATE-LOC** — DATE-LOC − DATE-OBS is not the site's offset (the normaliser flags it);
+* **f-ratio** — FOCRATIO differs from FOCALLEN/APTDIA by more than 5 %.
+
+A frame whose status the user set by hand (accepted or rejected) has been looked at and is not
+suspect; nor is a frame suspected on a field the user set (its target, its frame type).
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from statistics import median
+from typing import NamedTuple
+
+from . import ledger as L
+from .normalize import _CATALOGUE, FLAG_LOC_DISAGREES, INFERRED_NAMES
+
+BUCKETS = ("unknown", "suspect", "duplicates", "derived", "rejected", "missing", "unreadable")
+
+MIN_POINTING_DEG = 1.0  # a frame this far from its target's centre (or its FOV, if larger) is suspect
+MERGE_DEG = 0.2  # two targets whose centres are this close are offered as one
+MIN_FRAMES_FOR_CENTRE = 3  # fewer frames than this have no robust centre to be far from
+FOCRATIO_TOLERANCE = 0.05  # relative
+
+
+class BucketFrame(NamedTuple):
+    """One frame of a bucket (a file; for exposure-level buckets the copy that counts)."""
+
+    file_id: int
+    identity: int | None
+    folder: str
+    name: str
+    target: str | None
+    filter: str | None
+    session_date: str | None
+    why: str
+
+    @property
+    def path(self) -> str:
+        return L.join_path(self.folder, self.name)
+
+
+BUCKET_COLUMNS = ("path", "target", "filter", "session_date", "why")
+
+
+@dataclass(slots=True, frozen=True)
+class Merge:
+    """Two target names that point at the same sky: ``source`` is probably ``into``."""
+
+    source: str
+    into: str
+    separation_deg: float
+    source_frames: int
+    into_frames: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Geometry
+
+
+def separation_deg(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """Great-circle distance in degrees (haversine: exact for small angles)."""
+    r1, d1, r2, d2 = map(math.radians, (ra1, dec1, ra2, dec2))
+    h = math.sin((d2 - d1) / 2) ** 2 + math.cos(d1) * math.cos(d2) * math.sin((r2 - r1) / 2) ** 2
+    return math.degrees(2 * math.asin(min(1.0, math.sqrt(h))))
+
+
+def robust_centre(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """The median pointing: median Dec, and the median RA measured around the circular mean
+    RA, so a target at RA 0h (frames at 359.9° and 0.1°) is centred at 0°, not 180°."""
+    sx = sum(math.cos(math.radians(ra)) for ra, _ in points)
+    sy = sum(math.sin(math.radians(ra)) for ra, _ in points)
+    ref = math.degrees(math.atan2(sy, sx)) if sx or sy else points[0][0]
+    ra = (ref + median(((ra - ref + 180) % 360) - 180 for ra, _ in points)) % 360
+    return ra, median(dec for _, dec in points)
+
+
+def field_of_view_deg(naxis1, naxis2, xpixsz, focallen_mm) -> float | None:
+    """The frame's diagonal on the sky, or None when a value is missing (never guessed).
+    XPIXSZ is the binned pixel, as the FITS convention and the capture programs write it."""
+    if not (naxis1 and naxis2 and xpixsz and focallen_mm):
+        return None
+    return math.degrees(math.hypot(naxis1, naxis2) * xpixsz / 1000 / focallen_mm)
+
+
+# ---------------------------------------------------------------------------------------------
+# Suspect
+
+
+# Frames that can be suspect: present, not looked at by the user.
+_SUSPECT_BASE = "e.eff_status = 'accepted' AND e.ov_status IS NULL"
+
+_POINTED = f"""
+SELECT e.identity, e.eff_target, e.ra_deg, e.dec_deg, s.naxis1, s.naxis2, s.xpixsz, s.focallen_mm,
+       e.ov_target IS NOT NULL
+FROM exposures e JOIN setups s ON s.id = e.setup_id
+WHERE {_SUSPECT_BASE} AND COALESCE(e.eff_type, 'LIGHT') = 'LIGHT'
+  AND e.eff_target IS NOT NULL AND e.ra_deg IS NOT NULL AND e.dec_deg IS NOT NULL
+"""
+
+_OTHER_RULES = f"""
+SELECT e.identity,
+  CASE WHEN e.folder_type IS NOT NULL AND e.eff_type IS NOT NULL AND e.folder_type <> e.eff_type
+       AND e.ov_type IS NULL AND NOT (e.inferred & 4)
+       THEN 'type ' || e.eff_type || ' but folder says ' || e.folder_type END,
+  CASE WHEN e.flags & {FLAG_LOC_DISAGREES} THEN 'DATE-OBS and DATE-LOC disagree with the site offset' END,
+  CASE WHEN s.focratio > 0 AND s.focallen_mm > 0 AND s.aperture_mm > 0
+       AND abs(s.focratio - s.focallen_mm / s.aperture_mm) > {FOCRATIO_TOLERANCE} * s.focallen_mm / s.aperture_mm
+       THEN printf('f-ratio inconsistent: FOCRATIO %g but FOCALLEN/APTDIA = %.2f',
+                   s.focratio, s.focallen_mm / s.aperture_mm) END
+FROM exposures e JOIN setups s ON s.id = e.setup_id
+WHERE {_SUSPECT_BASE} AND (
+  (e.folder_type IS NOT NULL AND e.eff_type IS NOT NULL AND e.folder_type <> e.eff_type)
+  OR e.flags & {FLAG_LOC_DISAGREES}
+  OR (s.focratio > 0 AND s.focallen_mm > 0 AND s.aperture_mm > 0
+      AND abs(s.focratio - s.focallen_mm / s.aperture_mm) > {FOCRATIO_TOLERANCE} * s.focallen_mm / s.aperture_mm))
+"""
+
+
+@dataclass(slots=True)
+class _Target:
+    frames: int = 0
+    points: list | None = None  # (identity, ra, dec, fov, set by hand)
+
+
+def _targets(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
+    by_target: dict[str, list[tuple]] = defaultdict(list)
+    for ident, target, ra, dec, n1, n2, pix, fl, by_hand in conn.execute(_POINTED):
+        by_target[target].append((ident, ra, dec, field_of_view_deg(n1, n2, pix, fl), by_hand))
+    return by_target
+
+
+def suspects(conn: sqlite3.Connection) -> dict[int, str]:
+    """identity → why it is suspect ('; '-joined when several rules hold)."""
+    out: dict[int, list[str]] = defaultdict(list)
+    for target, frames in _targets(conn).items():
+        if len(frames) < MIN_FRAMES_FOR_CENTRE:
+            continue
+        cra, cdec = robust_centre([(ra, dec) for _, ra, dec, _, _ in frames])
+        for ident, ra, dec, fov, by_hand in frames:
+            if by_hand:
+                continue
+            sep = separation_deg(ra, dec, cra, cdec)
+            if sep > max(MIN_POINTING_DEG, fov or 0.0):
+                out[ident].append(f"pointing {sep:.1f}° off {target}")
+    for ident, *reasons in conn.execute(_OTHER_RULES):
+        out[ident].extend(r for r in reasons if r)
+    return {i: "; ".join(r) for i, r in out.items()}
+
+
+def merge_suggestions(conn: sqlite3.Connection) -> list[Merge]:
+    """Pairs of targets whose centres lie within 0.2°, closest first. The name kept is the
+    catalogue designation (M31 over "Andromeda Galaxy"), else the one with more frames."""
+    centres = []
+    for target, frames in _targets(conn).items():
+        ra, dec = robust_centre([(ra, dec) for _, ra, dec, _, _ in frames])
+        centres.append((dec, ra, target, len(frames)))
+    centres.sort()
+    merges = []
+    for i, (dec1, ra1, t1, n1) in enumerate(centres):
+        for dec2, ra2, t2, n2 in centres[i + 1 :]:
+            if dec2 - dec1 > MERGE_DEG:
+                break  # sorted by Dec: nothing further can be close
+            sep = separation_deg(ra1, dec1, ra2, dec2)
+            if sep <= MERGE_DEG:
+                keep1 = (bool(_CATALOGUE.fullmatch(t1)), n1, t2) > (bool(_CATALOGUE.fullmatch(t2)), n2, t1)
+                a, b = ((t2, n2), (t1, n1)) if keep1 else ((t1, n1), (t2, n2))
+                merges.append(Merge(a[0], b[0], sep, a[1], b[1]))
+    return sorted(merges, key=lambda m: m.separation_deg)
+
+
+# ---------------------------------------------------------------------------------------------
+# Buckets
+
+
+_ONE_FILE = (
+    "JOIN files f ON f.id = (SELECT id FROM files WHERE identity = e.identity "
+    "  ORDER BY status <> 'accepted', id LIMIT 1) JOIN dirs d ON d.id = f.dir_id"
+)
+
+
+def bucket_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Frames per bucket, in BUCKETS order."""
+    q = conn.execute
+    by_status = dict(q("SELECT status, count(*) FROM files WHERE status <> 'accepted' GROUP BY status"))
+    return {
+        "unknown": q(f"SELECT count(*) FROM exposures e JOIN setups s ON s.id = e.setup_id WHERE {L.UNKNOWN_SQL}")
+        .fetchone()[0],
+        "suspect": len(suspects(conn)),
+        "duplicates": q(
+            f"SELECT count(*) FROM files f JOIN exposures e ON e.id = f.exposure_id WHERE {L.DUPLICATE_SQL}"
+        ).fetchone()[0],
+        "derived": _count(conn, _BY_STATUS, L.DERIVED),
+        "rejected": _count(conn, _BY_STATUS, L.REJECTED),
+        "missing": by_status.get(L.MISSING, 0),
+        "unreadable": by_status.get(L.UNREADABLE, 0),
+    }
+
+
+# derived / rejected: the status shown, which a retag may have set or lifted
+_BY_STATUS = f"""
+SELECT f.id, e.identity, d.path, f.name, e.eff_target, e.eff_filter, e.session_date,
+  CASE WHEN e.ov_status IS NOT NULL THEN 'set by retag' ELSE COALESCE(f.reason, f.status) END
+FROM files f JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.id = f.exposure_id
+WHERE f.id IN (SELECT id FROM files WHERE status = ?1
+               UNION ALL SELECT g.id FROM exposures x JOIN files g ON g.exposure_id = x.id WHERE x.ov_status = ?1)
+  AND {L.SHOWN_STATUS_SQL} = ?1
+"""
+
+
+def _count(conn: sqlite3.Connection, select: str, *params) -> int:
+    return conn.execute(f"SELECT count(*) FROM ({select})", params).fetchone()[0]
+
+
+def bucket_rows(conn: sqlite3.Connection, name: str) -> list[BucketFrame]:
+    """The frames of one bucket, by folder, night and name, each with why it is there."""
+    if name == "unknown":
+        rows: Iterable[tuple] = (
+            (fid, ident, d, n, t, flt, sd, _unknown_why(t, flt, sd, ty, exp, osc, inf))
+            for fid, ident, d, n, t, flt, sd, ty, exp, osc, inf in conn.execute(
+                "SELECT f.id, e.identity, d.path, f.name, e.eff_target, e.eff_filter, e.session_date, e.eff_type, "
+                f"e.exposure_s, s.osc, {L.INFERRED_SQL} FROM exposures e JOIN setups s ON s.id = e.setup_id "
+                f"{_ONE_FILE} WHERE {L.UNKNOWN_SQL}"
+            )
+        )
+    elif name == "suspect":
+        why = suspects(conn)
+        rows = []
+        for chunk in L._chunks(list(why), 500):
+            rows += [
+                (*r, why[r[1]])
+                for r in conn.execute(
+                    "SELECT f.id, e.identity, d.path, f.name, e.eff_target, e.eff_filter, e.session_date "
+                    f"FROM exposures e {_ONE_FILE} WHERE e.identity IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+            ]
+    elif name == "duplicates":
+        rows = (
+            (fid, ident, d, n, t, flt, sd, f"copy of {L.join_path(cd, cn)}")
+            for fid, ident, d, n, t, flt, sd, cd, cn in conn.execute(
+                "SELECT f.id, e.identity, d.path, f.name, e.eff_target, e.eff_filter, e.session_date, cd.path, c.name "
+                "FROM files f JOIN exposures e ON e.id = f.exposure_id JOIN dirs d ON d.id = f.dir_id "
+                "JOIN files c ON c.id = (SELECT min(g.id) FROM files g WHERE g.identity = f.identity "
+                "  AND g.status NOT IN ('missing', 'unreadable') AND (g.status = e.status OR e.ov_status IS NOT NULL)) "
+                f"JOIN dirs cd ON cd.id = c.dir_id WHERE {L.DUPLICATE_SQL}"
+            )
+        )
+    elif name in ("derived", "rejected"):
+        rows = conn.execute(_BY_STATUS, (name,))
+    elif name in ("missing", "unreadable"):
+        rows = conn.execute(
+            "SELECT f.id, e.identity, d.path, f.name, e.eff_target, e.eff_filter, e.session_date, "
+            "COALESCE(f.reason, f.status) FROM files f JOIN dirs d ON d.id = f.dir_id "
+            "LEFT JOIN exposures e ON e.id = f.exposure_id WHERE f.status = ?",
+            (name,),
+        )
+    else:
+        raise ValueError(f"unknown bucket {name!r}")
+    out = [BucketFrame(fid, ident, L.from_db(d), L.from_db(n), t, f, sd, why) for fid, ident, d, n, t, f, sd, why in rows]
+    out.sort(key=lambda r: (r.folder, r.session_date or "", r.name))
+    return out
+
+
+def _unknown_why(target, filt, sdate, itype, exposure, osc, inferred) -> str:
+    why = [
+        f"no {n}"
+        for n, v in (("target", target), ("exposure", exposure), ("date", sdate), ("frame type", itype))
+        if v is None
+    ]
+    if filt is None and not osc and (itype or "LIGHT") == "LIGHT":
+        why.append("no filter (mono)")
+    why += [f"{n} from folder" for bit, n in INFERRED_NAMES.items() if inferred & bit]
+    return "; ".join(why)
+
+
+def bucket_identities(conn: sqlite3.Connection, name: str) -> set[int]:
+    """The exposures of a bucket's frames (what a retag of the bucket changes)."""
+    if name == "suspect":
+        return set(suspects(conn))
+    return {r.identity for r in bucket_rows(conn, name) if r.identity is not None}
