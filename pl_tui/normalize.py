@@ -620,8 +620,11 @@ _DERIVED_FOLDERS = frozenset({"calibrated", "registered", "master", "masters", "
 _DATE_FOLDER = re.compile(r"(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?![0-9])")
 _YEAR_FOLDER = re.compile(r"\d{4}$")
 _NOT_A_TARGET = frozenset(
-    {"raw", "subs", "data", "frames", "fits", "images", "capture", "captures", "calibration", "calib", "cal"}
-)
+    {
+        "raw", "subs", "data", "frames", "fits", "images", "capture", "captures", "calibration", "calib",
+        "cal", "unsorted", "incoming", "inbox", "new", "tmp", "temp", "misc", "other", "todo",
+    }
+)  # fmt: skip
 
 
 def derived_signal(

@@ -214,7 +214,7 @@ def _changing(changes: Mapping[str, str | None]) -> str:
 def preview(conn: sqlite3.Connection, identities: Iterable[int], changes: Mapping[str, str | None]) -> Preview:
     """How many of these exposures a retag would change, and their current values. Read only."""
     _load_selection(conn, identities)
-    return _preview(conn, changes)
+    return _preview(conn, {f: normalise_value(f, v) for f, v in changes.items()})
 
 
 def _preview(conn: sqlite3.Connection, changes: Mapping[str, str | None]) -> Preview:
@@ -237,13 +237,11 @@ class Result:
 def retag(
     conn: sqlite3.Connection, identities: Iterable[int], changes: Mapping[str, str | None], selection: str
 ) -> Result:
-    """Set fields on the selected exposures (values already normalised; None drops the override).
-    Only exposures whose override changes are touched and logged. One audit entry."""
+    """Set fields on the selected exposures (as typed: normalised here; None or '-' drops the
+    override). Only exposures whose override changes are touched and logged. One audit entry."""
     if not changes:
         raise RetagError("nothing to set")
-    for f in changes:
-        if f not in FIELDS:
-            raise RetagError(f"cannot set {f!r}: choose from {', '.join(FIELDS)}")
+    changes = {f: normalise_value(f, v) for f, v in changes.items()}
     values = list(changes.values())
     with L.transaction(conn):
         _load_selection(conn, identities)

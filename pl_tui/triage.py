@@ -88,7 +88,7 @@ def robust_centre(points: list[tuple[float, float]]) -> tuple[float, float]:
     sy = sum(math.sin(math.radians(ra)) for ra, _ in points)
     ref = math.degrees(math.atan2(sy, sx)) if sx or sy else points[0][0]
     ra = (ref + median(((ra - ref + 180) % 360) - 180 for ra, _ in points)) % 360
-    return ra, median(dec for _, dec in points)
+    return (0.0 if ra >= 360 else ra), median(dec for _, dec in points)  # -1e-17 % 360 == 360.0
 
 
 def field_of_view_deg(naxis1, naxis2, xpixsz, focallen_mm) -> float | None:

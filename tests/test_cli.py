@@ -173,3 +173,74 @@ def test_installed_entry_point_demo(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "pl-tui" / "demo-ledger.sqlite").exists()
     again = subprocess.run([exe, "demo", "--headless"], capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 0 and "wrote the demo archive" not in again.stdout and "unchanged" in again.stdout
+
+
+def test_retag_undo_alias_and_log(scanned: Path, capsys) -> None:
+    code, out, _ = run(capsys, "retag", "--where", "target=M81", "--where", "path=*/M81/b.fits", "--set", "filter=OIII",
+                       "--dry-run")  # fmt: skip
+    assert (code, out) == (0, "would retag 1 frame: filter Ha → OIII\n")
+    code, out, _ = run(capsys, "retag", "--where", "target=M81", "--where", "path=*/M81/b.fits", "--set", "filter=O3")
+    assert code == 0 and out.startswith("retagged 1 frame: filter Ha → OIII") and "pl-tui undo" in out
+    code, out, _ = run(capsys, "totals", "--format", "json")
+    rows = {(r["target"], r["filter"]): r["frame_count"] for r in json.loads(out)}
+    assert rows[("M81", "Ha")] == 2 and rows[("M81", "OIII")] == 1
+    code, out, _ = run(capsys, "alias", "target", 'M31, "the" Andromeda', "M31")
+    assert code == 0 and 'target M31, "the" Andromeda → M31: 1 frames renamed; M31 0 → 1 frames' in out
+    code, out, _ = run(capsys, "alias")
+    assert 'M31, "the" Andromeda' in out and "user" in out
+    code, out, _ = run(capsys, "log", "--format", "json")
+    log = json.loads(out)
+    assert [e["action"] for e in log] == ["alias", "retag"] and log[1]["change"] == "1 frame: filter Ha → OIII"
+    code, out, _ = run(capsys, "undo")
+    assert code == 0 and out.startswith("undid alias of ")
+    code, out, _ = run(capsys, "undo")
+    assert code == 0 and "filter Ha → OIII" in out
+    code, out, _ = run(capsys, "undo")
+    assert (code, out) == (0, "nothing to undo\n")
+    code, out, _ = run(capsys, "totals", "--format", "json")
+    assert {(r["target"], r["filter"]): r["frame_count"] for r in json.loads(out)}[("M81", "Ha")] == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["retag", "--set", "target=M31"], "required: --where"),
+        (["retag", "--where", "target=M81"], "required: --set"),
+        (["retag", "--where", "colour=red", "--set", "target=M31"], "FIELD=VALUE with FIELD one of"),
+        (["retag", "--where", "target=M81", "--set", "status=derived"], "status can be set to accepted or rejected"),
+        (["retag", "--where", "target=M81", "--set", "target"], "--set takes FIELD=VALUE"),
+        (["alias", "target", "M 31"], "alias target|filter FROM TO"),
+        (["alias", "target", "M 31", "M31"], "already called that"),
+        (["alias", "exposure", "a", "b"], "invalid choice"),
+    ],
+)
+def test_retag_usage_errors_exit_2(scanned: Path, argv: list[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_retag_while_a_scan_runs_is_refused_clearly(scanned: Path, ledger_path: Path, capsys) -> None:
+    with L.writer_lock(ledger_path):
+        code, _, err = run(capsys, "retag", "--where", "target=M81", "--set", "status=rejected")
+    assert code == 1 and "ledger is busy" in err
+    code, out, _ = run(capsys, "buckets", "rejected")
+    assert "(no rows)" in out
+
+
+def test_buckets_list_suspects_and_merge_suggestions(make_fits, archive: Path, ledger_path: Path, capsys) -> None:
+    sky = {"RA": 10.685, "DEC": 41.269}
+    for i, name in enumerate(["M 31", "M31", "M31", "Andromeda Galaxy"]):
+        make_fits(f"a/{i}.fits", {"DATE-OBS": f"2024-09-01T21:0{i}:00", "OBJECT": name, **sky})
+    make_fits("a/off.fits", {"DATE-OBS": "2024-09-01T22:00:00", "OBJECT": "M31", "RA": 148.9, "DEC": 69.1})
+    assert main(["--ledger", str(ledger_path), "scan", str(archive), "--workers", "0", "--quiet"]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "--ledger", str(ledger_path), "buckets")
+    assert code == 0
+    assert "merge: pl-tui alias target 'Andromeda Galaxy' M31" in out
+    code, out, _ = run(capsys, "--ledger", str(ledger_path), "buckets", "suspect", "--format", "json")
+    rows = json.loads(out)
+    assert [Path(r["path"]).name for r in rows] == ["off.fits"] and "off M31" in rows[0]["why"]
+    code, out, _ = run(capsys, "--ledger", str(ledger_path), "frames", "--bucket", "suspect", "--format", "json")
+    assert [Path(r["path"]).name for r in json.loads(out)] == ["off.fits"]
