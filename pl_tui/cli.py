@@ -15,12 +15,11 @@ import threading
 from datetime import date
 from pathlib import Path
 
-from . import __version__
+from . import __version__, triage
 from . import ledger as L
+from . import retag as R
 from .config import Config, ConfigError, default_ledger_path, load_config
 from .export import REPORTS, WRITERS, ExportError, export_file, report_columns, report_rows, write_report
-from . import retag as R
-from . import triage
 from .retag import RetagError
 from .triage import BUCKET_COLUMNS, BUCKETS
 from .widgets.safe import plain
@@ -518,8 +517,7 @@ def cmd_log(args: argparse.Namespace, config: Config) -> int:
     finally:
         conn.close()
     rows = [
-        (e.id, e.when, e.action, e.selection, e.description, e.frames, "undone" if e.undone_ms else "")
-        for e in entries
+        (e.id, e.when, e.action, e.selection, e.description, e.frames, "undone" if e.undone_ms else "") for e in entries
     ]
     _emit(args.format, ("id", "when", "action", "selection", "change", "frames", "state"), rows)
     return EXIT_OK

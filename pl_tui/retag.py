@@ -157,9 +157,7 @@ def identities_of_files(conn: sqlite3.Connection, file_ids: Iterable[int]) -> se
         marks = ",".join("?" * len(chunk))
         out.update(
             r[0]
-            for r in conn.execute(
-                f"SELECT identity FROM files WHERE id IN ({marks}) AND identity IS NOT NULL", chunk
-            )
+            for r in conn.execute(f"SELECT identity FROM files WHERE id IN ({marks}) AND identity IS NOT NULL", chunk)
         )
     return out
 
@@ -326,7 +324,9 @@ def _frames_named(conn: sqlite3.Connection, kind: str, name: str) -> int:
 
 def _apply_alias(conn: sqlite3.Connection, kind: str, source: str, into: str | None) -> int:
     """Write (or drop, when into is None) the rule's effect on the exposures; returns frames renamed."""
-    cur = conn.execute(f"UPDATE exposures SET alias_{kind} = ? WHERE {kind} = ? AND alias_{kind} IS NOT ?", (into, source, into))
+    cur = conn.execute(
+        f"UPDATE exposures SET alias_{kind} = ? WHERE {kind} = ? AND alias_{kind} IS NOT ?", (into, source, into)
+    )
     return cur.rowcount
 
 
@@ -394,9 +394,7 @@ def sync_config_aliases(conn: sqlite3.Connection, config_aliases: Mapping[str, M
             except RetagError:
                 continue  # ConfigError is raised on load for malformed tables; a no-op rule is harmless
             wanted[(kind, source)] = into  # type: ignore[assignment]
-    current = {
-        (k, f): (t, s) for k, f, t, s in conn.execute("SELECT kind, from_name, to_name, source FROM aliases")
-    }
+    current = {(k, f): (t, s) for k, f, t, s in conn.execute("SELECT kind, from_name, to_name, source FROM aliases")}
     changes: list[tuple[str, str, str | None]] = []
     for key, (to_name, source) in current.items():
         if source == "config" and wanted.get(key) != to_name:

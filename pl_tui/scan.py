@@ -29,9 +29,9 @@ from pathlib import Path
 
 from . import ledger as L
 from .config import Config
-from .retag import sync_config_aliases
 from .headers import HeaderError, Opener, header_kind, read_header
 from .normalize import NightRule, exposure_row, normalize, split_name
+from .retag import sync_config_aliases
 
 PROGRESS_INTERVAL_S = 0.25
 WRITE_INTERVAL_S = 0.5

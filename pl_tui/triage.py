@@ -200,8 +200,9 @@ def bucket_counts(conn: sqlite3.Connection) -> dict[str, int]:
     q = conn.execute
     by_status = dict(q("SELECT status, count(*) FROM files WHERE status <> 'accepted' GROUP BY status"))
     return {
-        "unknown": q(f"SELECT count(*) FROM exposures e JOIN setups s ON s.id = e.setup_id WHERE {L.UNKNOWN_SQL}")
-        .fetchone()[0],
+        "unknown": q(
+            f"SELECT count(*) FROM exposures e JOIN setups s ON s.id = e.setup_id WHERE {L.UNKNOWN_SQL}"
+        ).fetchone()[0],
         "suspect": len(suspects(conn)),
         "duplicates": q(
             f"SELECT count(*) FROM files f JOIN exposures e ON e.id = f.exposure_id WHERE {L.DUPLICATE_SQL}"
@@ -273,7 +274,9 @@ def bucket_rows(conn: sqlite3.Connection, name: str) -> list[BucketFrame]:
         )
     else:
         raise ValueError(f"unknown bucket {name!r}")
-    out = [BucketFrame(fid, ident, L.from_db(d), L.from_db(n), t, f, sd, why) for fid, ident, d, n, t, f, sd, why in rows]
+    out = [
+        BucketFrame(fid, ident, L.from_db(d), L.from_db(n), t, f, sd, why) for fid, ident, d, n, t, f, sd, why in rows
+    ]
     out.sort(key=lambda r: (r.folder, r.session_date or "", r.name))
     return out
 

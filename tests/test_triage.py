@@ -72,7 +72,10 @@ def test_the_field_of_view_widens_the_tolerance(make_fits, archive, run_scan, le
 
 def test_a_target_at_ra_zero_is_centred_across_the_wrap(make_fits, archive, run_scan, ledger_path) -> None:
     for i, ra in enumerate((359.9, 0.1, 359.95, 0.05, 0.0)):
-        make_fits(f"NGC7814/f{i}.fits", {"DATE-OBS": f"2024-09-01T22:0{i}:00.000", "RA": ra, "DEC": 16.1, "OBJECT": "NGC 7814"})
+        make_fits(
+            f"NGC7814/f{i}.fits",
+            {"DATE-OBS": f"2024-09-01T22:0{i}:00.000", "RA": ra, "DEC": 16.1, "OBJECT": "NGC 7814"},
+        )
     run_scan(archive)
     assert buckets(ledger_path, "suspect") == {}
     ra, dec = T.robust_centre([(359.9, 16.1), (0.1, 16.1), (359.95, 16.1), (0.05, 16.1), (0.0, 16.1)])
