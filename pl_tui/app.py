@@ -23,6 +23,7 @@ from . import ledger as L
 from .config import Config
 from .scan import ScanProgress
 from .screens.archive import ArchiveScreen
+from .screens.buckets import BucketsScreen
 from .screens.modals import ExportModal, HelpModal
 from .screens.scan import ScanScreen
 from .screens.targets import TargetsScreen
@@ -67,8 +68,9 @@ class PlTuiApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("b", "buckets", "Buckets"),
         Binding("question_mark", "help", "Help"),
-        Binding("t", "cycle_theme", "Theme"),
+        Binding("t", "cycle_theme", "Theme", show=False),  # in the palette and the help
     ]
 
     def __init__(self, ledger_path: Path, config: Config | None = None, archives: Iterable[str] = ()) -> None:
@@ -146,6 +148,17 @@ class PlTuiApp(App[None]):
             rows, path = result
             self.notify(f"Wrote {rows:,} rows to {plain(path)}", title="Export", markup=False)
 
+    def action_buckets(self) -> None:
+        if isinstance(self.screen, BucketsScreen) or not self.has_frames():
+            return
+        self.push_screen(BucketsScreen(), self._buckets_closed)
+
+    def _buckets_closed(self, _: None = None) -> None:
+        # retags change what the tree shows
+        for screen in self.screen_stack:
+            if isinstance(screen, TargetsScreen):
+                screen.reload()
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpModal):
             self.push_screen(HelpModal(self.screen))
@@ -166,5 +179,6 @@ class PlTuiApp(App[None]):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Rescan", "Scan the archives again (new, changed and missing files)", self.action_rescan)
         yield SystemCommand("Export …", "Write Frames, Sessions, Totals or AstroBin CSV/JSON", self.action_export)
+        yield SystemCommand("Buckets", "Unknown, suspect, duplicate … frames: mark, retag, undo", self.action_buckets)
         for theme in THEMES:
             yield SystemCommand(f"Theme: {theme}", "Switch the colours", partial(setattr, self, "theme", theme))

@@ -294,6 +294,16 @@ def build_demo_archive(root: str | os.PathLike[str], seed: int = 42) -> dict[str
         root / NIGHTS_A[2] / "LIGHT" / "M81" / "M81_nofilter_0001.fits",
         nina_cards("M 81", None, datetime(2024, 4, 2, 23, 59, tzinfo=UTC), 120.0),
     )
+    # Suspect: an M81 frame that points at NGC 7000 (the sequence's target was not updated),
+    # and one whose DATE-LOC says the capture PC ran on UTC−5 at a Berlin site
+    light(
+        root / NIGHTS_A[2] / "LIGHT" / "M81" / "M81_Ha_300s_0099.fits",
+        nina_cards("M 81", "Ha", datetime(2024, 4, 2, 21, 30, tzinfo=UTC), 300.0, ra=314.7, dec=44.3),
+    )
+    light(
+        root / NIGHTS_A[2] / "LIGHT" / "M81" / "M81_Ha_300s_0098.fits",
+        nina_cards("M 81", "Ha", datetime(2024, 4, 2, 21, 20, tzinfo=UTC), 300.0, utc_offset_h=-5.0),
+    )
     broken = root / "Broken"
     broken.mkdir(parents=True, exist_ok=True)
     (broken / "empty.fits").write_bytes(b"")

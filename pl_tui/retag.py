@@ -504,3 +504,13 @@ def _undo_retag(conn: sqlite3.Connection, audit_id: int) -> None:
         f"ov_status = o.status FROM ({old}) AS o WHERE exposures.identity = o.identity",
         (audit_id,),
     )
+
+
+def known_values(conn: sqlite3.Connection, field: str) -> list[str]:
+    """The values a field can be set to that the ledger already uses (the retag modal offers them)."""
+    if field == "image_type":
+        return list(FRAME_TYPES)
+    if field == "status":
+        return list(SET_STATUSES)
+    column = FIELDS[field][0]  # target / filter: the tallies hold every name that counts
+    return [r[0] for r in conn.execute(f"SELECT DISTINCT {column} FROM tallies WHERE {column} <> '' ORDER BY 1")]

@@ -72,10 +72,10 @@ async def test_targets_tree_details_and_search(ledger: Path) -> None:
         await settle(pilot)
         assert isinstance(app.screen, TargetsScreen)
         header = str(app.screen.query_one("#targets-header", Static).render())
-        assert header.startswith("191 frames · 12.8 h · 5 targets")
+        assert header.startswith("193 frames · 13.0 h · 5 targets")
         labels = tree_labels(app)
         assert [lbl.split()[0] for lbl in labels] == ["Andromeda", "M31", "M81", "NGC7000", "Sh2-129"]
-        assert "77" in labels[2] and "2024-04-02" in labels[2]  # frames and last seen of M81
+        assert "79" in labels[2] and "2024-04-02" in labels[2]  # frames and last seen of M81
         await pilot.press("down", "down", "enter")  # expand M81: its filters load lazily
         await settle(pilot)
         labels = tree_labels(app)
@@ -127,7 +127,7 @@ async def test_export_modal_writes_through_the_core(ledger: Path, tmp_path: Path
         assert isinstance(app.screen, TargetsScreen)
         written = tmp_path / "sessions-M81.csv"
         assert written.read_bytes().startswith(b"session_date,target,filter,frame_count")
-        assert written.read_bytes().count(b"\r\n") == 12  # header + 11 sessions of M81
+        assert written.read_bytes().count(b"\r\n") == 13  # header + 12 sessions of M81
         # again: the file exists, so the modal says so and stays open
         await pilot.press("e")
         await pilot.pause()
@@ -166,9 +166,9 @@ async def test_scan_screen_then_targets(demo: tuple[Path, Path], tmp_path: Path)
         assert isinstance(app.screen, ScanScreen)
         await settle(pilot)
         assert isinstance(app.screen, TargetsScreen)
-        assert "191 frames" in str(app.screen.query_one("#targets-header", Static).render())
+        assert "193 frames" in str(app.screen.query_one("#targets-header", Static).render())
     conn = L.connect(ledger, create=False)
-    assert L.overview(conn)[0] == 191
+    assert L.overview(conn)[0] == 193
     assert len(L.unreadable(conn)) == 4
     conn.close()
 
@@ -222,7 +222,7 @@ async def test_archive_selection_then_scan(demo: tuple[Path, Path], tmp_path: Pa
         await settle(pilot)
         assert isinstance(app.screen, TargetsScreen)
     conn = L.connect(ledger, create=False)
-    assert L.overview(conn)[0] == 191
+    assert L.overview(conn)[0] == 193
     conn.close()
 
 

@@ -53,7 +53,7 @@ def test_scan_read_export_quit(tmp_path: Path) -> None:
     )
     subprocess.run([TMUX, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command], check=True)
     try:
-        screen = wait_for(session, "191 frames")  # the scan ran and landed on Targets
+        screen = wait_for(session, "193 frames")  # the scan ran and landed on Targets
         m31 = next(line for line in screen.splitlines() if "M31" in line)
         assert "1.5 h" in m31 and "30" in m31
         keys(session, "Down", "e")  # M31 highlighted; the export modal defaults to its sessions
@@ -64,7 +64,7 @@ def test_scan_read_export_quit(tmp_path: Path) -> None:
         assert written.read_bytes().startswith(b"session_date,target,filter")
         keys(session, "q")
         screen = wait_for(session, "PL-TUI-EXITED rc=0", timeout=15)
-        assert "191 frames" not in screen  # the alternate screen is gone: the terminal is restored
+        assert "193 frames" not in screen  # the alternate screen is gone: the terminal is restored
     finally:
         subprocess.run([TMUX, "kill-session", "-t", session], capture_output=True)
 
@@ -83,7 +83,7 @@ def test_a_closed_ssh_session_ends_the_app_cleanly(tmp_path: Path) -> None:
     )
     subprocess.run([TMUX, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command], check=True)
     try:
-        wait_for(session, "191 frames")
+        wait_for(session, "193 frames")
         shell = subprocess.run(
             [TMUX, "display-message", "-p", "-t", session, "#{pane_pid}"], capture_output=True, text=True
         ).stdout.strip()
