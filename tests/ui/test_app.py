@@ -6,13 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 from textual.widgets import DataTable, Static, Tree
 
 from pl_tui import ledger as L
 from pl_tui.app import PlTuiApp
-from pl_tui.config import Config
-from pl_tui.demo import build_demo_archive
 from pl_tui.fitsgen import write_fits
 from pl_tui.scan import scan
 from pl_tui.screens.archive import ArchiveScreen
@@ -22,28 +19,7 @@ from pl_tui.screens.scan import ScanScreen
 from pl_tui.screens.targets import TargetsScreen
 
 from ..conftest import BASE_LIGHT, cards_with
-
-CONFIG = Config(settle_seconds=0)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(archive, ledger) of the demo, scanned once for the module; tests copy the ledger."""
-    root = tmp_path_factory.mktemp("demo")
-    archive = root / "archive"
-    build_demo_archive(archive)
-    ledger = root / "ledger.sqlite"
-    scan(ledger, [str(archive)], CONFIG, workers=0)
-    return archive, ledger
-
-
-@pytest.fixture
-def ledger(demo: tuple[Path, Path], tmp_path: Path) -> Path:
-    copy = tmp_path / "ledger.sqlite"
-    conn = L.connect(demo[1], create=False)
-    conn.execute(f"VACUUM INTO '{copy}'")
-    conn.close()
-    return copy
+from .conftest import CONFIG, settle
 
 
 def tree_labels(app: PlTuiApp) -> list[str]:
@@ -57,13 +33,6 @@ def tree_labels(app: PlTuiApp) -> list[str]:
 
     walk(tree.root)
     return out
-
-
-async def settle(pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def test_targets_tree_details_and_search(ledger: Path) -> None:

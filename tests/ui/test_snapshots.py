@@ -27,6 +27,19 @@ def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ledger
 
 
+@pytest.fixture(scope="module")
+def fixed_demo_ledger() -> Path:
+    """The demo at a fixed path: the Buckets screen shows folders."""
+    import shutil
+
+    root = FIXED_CWD / "buckets"
+    shutil.rmtree(root, ignore_errors=True)
+    build_demo_archive(root / "archive")
+    ledger = root / "ledger.sqlite"
+    scan(ledger, [str(root / "archive")], Config(settle_seconds=0), workers=0)
+    return ledger
+
+
 @pytest.fixture
 def fixed_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
     FIXED_CWD.mkdir(exist_ok=True)
@@ -57,6 +70,24 @@ def test_export_modal(snap_compare, demo_ledger: Path, fixed_cwd: None, size: tu
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=open_export)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_buckets_with_marks_and_the_retag_modal(snap_compare, fixed_demo_ledger: Path, size: tuple[int, int]) -> None:
+    app = PlTuiApp(fixed_demo_ledger, Config(settle_seconds=0))
+
+    async def retag(pilot) -> None:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.press("b")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("down", "down", "down", "space", "r", *"NGC7")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=retag)
 
 
 class ScanMomentApp(PlTuiApp):
