@@ -14,6 +14,8 @@ import pytest
 
 from pl_tui.demo import build_demo_archive
 
+from ..conftest import tree_digest
+
 TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed (.ci/run installs it)")
 
@@ -92,3 +94,51 @@ def test_a_closed_ssh_session_ends_the_app_cleanly(tmp_path: Path) -> None:
         wait_for(session, "PL-TUI-EXITED", timeout=15)
     finally:
         subprocess.run([TMUX, "kill-session", "-t", session], capture_output=True)
+
+
+def test_retag_a_suspect_frame_then_undo(tmp_path: Path) -> None:
+    """Buckets → Suspect → the mis-labelled frame → r → its real target → Enter; the totals
+    change; Ctrl+Z puts them back. The archive's bytes never change."""
+    archive = tmp_path / "archive"
+    build_demo_archive(archive)
+    digest = tree_digest(archive, limit=1 << 20)
+    exe = shutil.which("pl-tui") or str(Path(sys.executable).with_name("pl-tui"))
+    ledger = tmp_path / "ledger.sqlite"
+    (tmp_path / "cfg" / "pl-tui").mkdir(parents=True)
+    (tmp_path / "cfg" / "pl-tui" / "config.toml").write_text("settle_seconds = 0\n")
+    session = f"pl-tui-retag-{os.getpid()}"
+    command = (
+        f"env HOME={tmp_path} XDG_CONFIG_HOME={tmp_path / 'cfg'} TERM=xterm-256color "
+        f"{exe} --ledger {ledger} {archive}; echo PL-TUI-EXITED rc=$?; sleep 60"
+    )
+    subprocess.run([TMUX, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command], check=True)
+
+    def ngc7000_frames() -> int:
+        out = subprocess.run(
+            [exe, "--ledger", str(ledger), "totals", "--target", "NGC7000", "--filter", "Ha", "--format", "csv"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        return int(out.splitlines()[1].split(",")[3])
+
+    try:
+        wait_for(session, "193 frames")
+        before = ngc7000_frames()
+        keys(session, "b")
+        wait_for(session, "Suspect 2")
+        keys(session, "Right")
+        wait_for(session, "pointing 66.1° off M81")
+        keys(session, "Down", "r")
+        wait_for(session, "Retag 1 frame")
+        keys(session, *"NGC7000")
+        wait_for(session, "Retag 1 frame: target M81 → NGC7000")
+        keys(session, "Enter")
+        wait_for(session, "Suspect 1")
+        assert ngc7000_frames() == before + 1
+        keys(session, "C-z")
+        wait_for(session, "Suspect 2")
+        assert ngc7000_frames() == before
+        keys(session, "Escape", "q")
+        wait_for(session, "PL-TUI-EXITED rc=0", timeout=15)
+    finally:
+        subprocess.run([TMUX, "kill-session", "-t", session], capture_output=True)
+    assert tree_digest(archive, limit=1 << 20) == digest
