@@ -13,7 +13,6 @@ the tally triggers, so Totals and Sessions reflect a retag at once. Callers hold
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import sqlite3
@@ -130,16 +129,12 @@ def select(conn: sqlite3.Connection, where: Where) -> set[int]:
         clauses.append("session_date BETWEEN ? AND ?")
         params += [first, last or first]
     if where.path is not None:
+        # SQLite's GLOB: fnmatch's rules ('*' crosses '/'), case-sensitive, in C
         clauses.append(
             "identity IN (SELECT f.identity FROM files f JOIN dirs d ON d.id = f.dir_id "
-            "WHERE pl_path_match(d.path, f.name))"
+            "WHERE CAST(d.path AS TEXT) || '/' || CAST(f.name AS TEXT) GLOB ?)"
         )
-        pattern = where.path
-
-        def path_match(folder, name) -> bool:
-            return fnmatch.fnmatchcase(L.join_path(folder, name), pattern)
-
-        conn.create_function("pl_path_match", 2, path_match, deterministic=True)
+        params.append(where.path)
     chosen: set[int] | None = None
     if where.bucket is not None:
         from .triage import bucket_identities
