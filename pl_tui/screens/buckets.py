@@ -16,7 +16,19 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, DataTable, Footer, Input, Label, OptionList, RadioButton, RadioSet, Static, Tab, Tabs
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Input,
+    Label,
+    OptionList,
+    RadioButton,
+    RadioSet,
+    Static,
+    Tab,
+    Tabs,
+)
 from textual.widgets.option_list import Option
 
 from .. import ledger as L

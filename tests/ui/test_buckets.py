@@ -47,7 +47,11 @@ async def test_mark_a_group_retag_it_and_undo(ledger: Path) -> None:
         screen = await open_buckets(pilot)
         assert tab_label(screen, "unknown") == "Unknown 3" and tab_label(screen, "suspect") == "Suspect 2"
         frames = screen.query_one(FrameList)
-        assert [f.name for f in frames.frames] == ["M81_nofilter_0001.fits", "noname_Ha_0001.fits", "noname_Ha_0002.fits"]
+        assert [f.name for f in frames.frames] == [
+            "M81_nofilter_0001.fits",
+            "noname_Ha_0001.fits",
+            "noname_Ha_0002.fits",
+        ]
         await pilot.press("down", "down")  # past the first group's frame, onto the NGC7000 group's header
         await pilot.press("a")  # the whole group under the cursor
         assert len(frames.marks) == 2 and "2 of 3 marked" in str(screen.query_one("#buckets-status", Static).render())
@@ -113,7 +117,9 @@ async def test_retag_status_with_the_field_keys_and_see_the_log(ledger: Path) ->
         await pilot.press("down", "down", "down")  # target → filter → image_type → status
         await pilot.press(*"rejected")
         await settle(pilot)
-        assert str(app.screen.query_one("#retag-preview", Static).render()) == "Retag 5 frames: status accepted → rejected"
+        assert (
+            str(app.screen.query_one("#retag-preview", Static).render()) == "Retag 5 frames: status accepted → rejected"
+        )
         await pilot.press("enter")
         await settle(pilot)
         await settle(pilot)
@@ -134,7 +140,9 @@ async def test_bad_values_are_explained_in_the_modal(ledger: Path) -> None:
         await open_buckets(pilot)
         await pilot.press("r", "down", "down", "down", *"derived")
         await settle(pilot)
-        assert "status can be set to accepted or rejected" in str(app.screen.query_one("#retag-preview", Static).render())
+        assert "status can be set to accepted or rejected" in str(
+            app.screen.query_one("#retag-preview", Static).render()
+        )
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, RetagModal)  # nothing applied, the modal stays
