@@ -56,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--wait", action="store_true", help="wait for another scan of the same ledger to finish")
     s.add_argument("--workers", type=int, help="reader processes (default: one per CPU)")
     s.add_argument("--quiet", action="store_true", help="only the summary")
+    s.add_argument(
+        "--watch", action="store_true", help="keep going: scan again as files arrive (Ctrl+C stops)"
+    )
+    s.add_argument(
+        "--poll", type=float, metavar="SECONDS",
+        help="with --watch: rescan every SECONDS instead of waiting for change events (NFS/SMB shares: default 30)",
+    )  # fmt: skip
 
     def add_filters(parser: argparse.ArgumentParser, frames: bool) -> None:
         parser.add_argument("--target", help="only this target (as shown, e.g. M31)")
@@ -194,7 +201,40 @@ def cmd_scan(args: argparse.Namespace, config: Config) -> int:
     for a in args.archives:
         if not os.path.isdir(os.path.expanduser(a)):
             raise UsageError(f"archive folder not found: {a}")
+    if args.poll is not None and (not args.watch or args.poll <= 0):
+        raise UsageError("--poll takes a positive number of seconds and goes with --watch")
+    if args.watch:
+        return _watch(_ledger_path(args), args.archives, config, args.workers, args.poll)
     return _run_scan(_ledger_path(args), args.archives, config, args.wait, args.workers, args.quiet)
+
+
+def _watch(ledger_path: Path, archives: list[str], config: Config, workers: int | None, poll: float | None) -> int:
+    """``scan --watch``: a line per scan that found something, until Ctrl+C or SIGTERM."""
+    import time as _time
+
+    from .watch import Watcher
+
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda signum, frame: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def on_scan(p) -> None:
+        if p.new or p.changed or p.missing or p.unreadable or p.deferred:
+            print(
+                f"{_time.strftime('%H:%M:%S')} new {p.new}, changed {p.changed}, missing {p.missing}, "
+                f"unreadable {p.unreadable}, waiting to settle {p.deferred}",
+                flush=True,
+            )
+
+    watcher = Watcher(ledger_path, [os.path.expanduser(a) for a in archives], config, stop, on_scan, poll, workers)
+    how = "change events" if watcher.uses_events else f"a rescan every {poll or 30:g} s"
+    print(f"watching {', '.join(watcher.roots)} ({how}); Ctrl+C stops", flush=True)
+    try:
+        watcher.run()
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    print("stopped", flush=True)
+    return EXIT_OK
 
 
 def _run_scan(
