@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
+from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
 
@@ -69,21 +72,99 @@ class PlTuiApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("b", "buckets", "Buckets"),
+        Binding("w", "toggle_live", "Live"),
         Binding("question_mark", "help", "Help"),
         Binding("t", "cycle_theme", "Theme", show=False),  # in the palette and the help
     ]
+
+    # how often the app looks for changes made by other processes (a cron scan, a CLI retag)
+    LEDGER_CHECK_SECONDS = 2.0
+
+    class LedgerChanged(Message):
+        """Another scan, retag or undo was committed: the shown numbers may be stale."""
 
     def __init__(self, ledger_path: Path, config: Config | None = None, archives: Iterable[str] = ()) -> None:
         super().__init__()
         self.ledger_path = Path(ledger_path)
         self.config = config or Config()
         self.archives = [str(a) for a in archives]
+        self._ledger_stamp: tuple | None = None
+        self._live_stop: threading.Event | None = None
+
+    @property
+    def live(self) -> bool:
+        return self._live_stop is not None and not self._live_stop.is_set()
 
     def on_mount(self) -> None:
         # a scan thread shares this process: hand the GIL over sooner so keys are answered
         sys.setswitchinterval(0.001)
         self.register_theme(NIGHT_VISION)
         self.first_screen()
+        self.set_interval(self.LEDGER_CHECK_SECONDS, self._check_ledger)
+
+    def on_unmount(self) -> None:
+        if self._live_stop is not None:
+            self._live_stop.set()  # the watcher checks it every 250 ms
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ledger-check")
+    def _check_ledger(self) -> None:
+        """Finished scans and audit entries change this stamp; reads never wait for a writer (WAL)."""
+        if not self.ledger_path.exists():
+            return
+        try:
+            conn = L.connect(self.ledger_path, create=False)
+        except L.LedgerError:
+            return
+        try:
+            stamp = conn.execute(
+                "SELECT (SELECT max(finished_ms) FROM scans), (SELECT count(*) FROM audit), "
+                "(SELECT max(undone_ms) FROM audit), (SELECT count(*) FROM aliases)"
+            ).fetchone()
+        finally:
+            conn.close()
+        if self._ledger_stamp is not None and stamp != self._ledger_stamp:
+            self.post_message(self.LedgerChanged())
+        self._ledger_stamp = stamp
+
+    def on_pl_tui_app_ledger_changed(self, _: LedgerChanged) -> None:
+        for screen in self.screen_stack:
+            refresh = getattr(screen, "ledger_changed", None)
+            if refresh is not None:
+                refresh()
+
+    # -- live mode: watch the archives while the capture program writes
+
+    def action_toggle_live(self) -> None:
+        if self.live:
+            assert self._live_stop is not None
+            self._live_stop.set()
+            self.notify("Live mode off", markup=False, timeout=3)
+        else:
+            archives = self.archives or L.root_paths_at(self.ledger_path)
+            if not archives:
+                self.notify("Choose an archive first (Rescan)", severity="warning", markup=False)
+                return
+            self._live_stop = threading.Event()
+            self._watch(archives, self._live_stop)
+        for screen in self.screen_stack:
+            if hasattr(screen, "ledger_changed"):
+                screen.ledger_changed()
+
+    @work(thread=True, exit_on_error=False, group="live")
+    def _watch(self, archives: list[str], stop: threading.Event) -> None:
+        from .watch import Watcher
+
+        watcher = Watcher(
+            self.ledger_path, archives, self.config, stop, lambda p: self.post_message(self.LedgerChanged()), nice=10
+        )
+        how = "change events" if watcher.uses_events else "a rescan every 30 s (network share)"
+        self.call_from_thread(self.notify, f"Live: watching {len(archives)} archive(s) by {how}", markup=False)
+        try:
+            watcher.run()
+        except L.LedgerError as e:
+            self.call_from_thread(self.notify, f"Live mode stopped: {e}", severity="error", markup=False)
+        finally:
+            stop.set()
 
     def first_screen(self) -> None:
         """Scan the archives given; else the targets when the ledger has frames; else choose."""
@@ -180,5 +261,8 @@ class PlTuiApp(App[None]):
         yield SystemCommand("Rescan", "Scan the archives again (new, changed and missing files)", self.action_rescan)
         yield SystemCommand("Export …", "Write Frames, Sessions, Totals or AstroBin CSV/JSON", self.action_export)
         yield SystemCommand("Buckets", "Unknown, suspect, duplicate … frames: mark, retag, undo", self.action_buckets)
+        yield SystemCommand(
+            "Live mode", "Watch the archives: new frames appear as they are written", self.action_toggle_live
+        )
         for theme in THEMES:
             yield SystemCommand(f"Theme: {theme}", "Switch the colours", partial(setattr, self, "theme", theme))

@@ -56,9 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--wait", action="store_true", help="wait for another scan of the same ledger to finish")
     s.add_argument("--workers", type=int, help="reader processes (default: one per CPU)")
     s.add_argument("--quiet", action="store_true", help="only the summary")
-    s.add_argument(
-        "--watch", action="store_true", help="keep going: scan again as files arrive (Ctrl+C stops)"
-    )
+    s.add_argument("--watch", action="store_true", help="keep going: scan again as files arrive (Ctrl+C stops)")
     s.add_argument(
         "--poll", type=float, metavar="SECONDS",
         help="with --watch: rescan every SECONDS instead of waiting for change events (NFS/SMB shares: default 30)",

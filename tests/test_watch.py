@@ -83,9 +83,7 @@ def test_new_frames_appear_a_settle_window_later(watching) -> None:
 def test_network_shares_are_polled(tmp_path: Path) -> None:
     mounts = tmp_path / "mounts"
     mounts.write_text(
-        "/dev/vda1 / ext4 rw 0 0\n"
-        "nas:/astro /mnt/nas nfs4 rw 0 0\n"
-        "//pc/share /mnt/smb\\040share cifs rw 0 0\n"
+        "/dev/vda1 / ext4 rw 0 0\nnas:/astro /mnt/nas nfs4 rw 0 0\n//pc/share /mnt/smb\\040share cifs rw 0 0\n"
     )
     assert W.filesystem_type("/mnt/nas/2024/M81", str(mounts)) == "nfs4"
     assert W.filesystem_type("/mnt/smb share/x", str(mounts)) == "cifs"

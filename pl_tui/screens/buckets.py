@@ -98,6 +98,10 @@ class BucketsScreen(Screen[None]):
 
     # -- loading
 
+    def ledger_changed(self) -> None:
+        """Another process wrote: fresh counts; the list and its marks stay until reloaded."""
+        self._count()
+
     def reload(self) -> None:
         self._count()
         self._load(self.bucket)

@@ -84,6 +84,15 @@ class TargetsScreen(Screen[None]):
     def reload(self, search: str | None = None) -> None:
         self._load(None, Node("root", None), search)
 
+    def ledger_changed(self) -> None:
+        """New data from a scan or a retag: reload, keeping what is expanded and the cursor."""
+        tree = self.query_one("#targets-tree", Tree)
+        self._keep_open = {
+            n.data for n in _walk(tree.root) if n.is_expanded and n.data is not None and n is not tree.root
+        }
+        self._keep_cursor = tree.cursor_node.data if tree.cursor_node is not None else None
+        self.reload(self.query_one("#targets-search", Input).value.strip() or None)
+
     @work(thread=True, exit_on_error=False, group="tree")
     def _load(self, tree_node: TreeNode | None, node: Node, search: str | None = None) -> None:
         conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
@@ -104,14 +113,16 @@ class TargetsScreen(Screen[None]):
         with self.app.batch_update():
             if message.node is None:
                 frames, total_hours, targets = message.overview or (0, 0.0, 0)
+                live = " · ● live" if getattr(self.app, "live", False) else ""
                 self.query_one("#targets-header", Static).update(
-                    f"{frames:,} frames · {hours(total_hours)} · {targets:,} targets"
+                    f"{frames:,} frames · {hours(total_hours)} · {targets:,} targets{live}"
                 )
                 tree.clear()
                 for s in message.rows:
                     tree.root.add(safe(_label(s.name or "(no target)", s, "target")), data=Node("target", s.name))
                 if tree.root.children:
                     tree.move_cursor(tree.root.children[0])
+                self._restore(tree.root)
                 return
             parent: TreeNode = message.node
             parent.remove_children()
@@ -123,6 +134,18 @@ class TargetsScreen(Screen[None]):
                 else:
                     node = Node("night", data.target, data.filter, s.session_date)
                     parent.add_leaf(safe(_label(s.session_date or "(no date)", s, "night")), data=node)
+            self._restore(parent)
+
+    def _restore(self, parent: TreeNode) -> None:
+        """After a reload: expand again what was open, put the cursor back where it was."""
+        keep_open: set[Node] = getattr(self, "_keep_open", set())
+        cursor: Node | None = getattr(self, "_keep_cursor", None)
+        tree = self.query_one("#targets-tree", Tree)
+        for child in parent.children:
+            if child.data in keep_open:
+                child.expand()
+            if cursor is not None and child.data == cursor:
+                tree.move_cursor(child)
 
     @on(Tree.NodeExpanded, "#targets-tree")
     def _expanded(self, event: Tree.NodeExpanded[Node]) -> None:
@@ -205,6 +228,7 @@ class TargetsScreen(Screen[None]):
 
     @on(Input.Changed, "#targets-search")
     def _search_changed(self, event: Input.Changed) -> None:
+        self._keep_open, self._keep_cursor = set(), None
         self.reload(event.value.strip() or None)
 
     @on(Input.Submitted, "#targets-search")
@@ -240,3 +264,9 @@ class TargetsScreen(Screen[None]):
         search = self.query_one("#targets-search", Input)
         search.value = target
         self.query_one("#targets-tree", Tree).focus()
+
+
+def _walk(node: TreeNode):
+    for child in node.children:
+        yield child
+        yield from _walk(child)
