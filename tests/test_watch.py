@@ -65,7 +65,7 @@ def write(path: Path, target: str, when: str) -> None:
 
 @pytest.mark.parametrize("watching", [None, 0.3], indirect=True, ids=["events", "polling"])
 def test_new_frames_appear_a_settle_window_later(watching) -> None:
-    archive, ledger, scans, watcher = watching
+    archive, ledger, _scans, watcher = watching
     write(archive / "tonight" / "M81" / "a.fits", "M81", "2024-08-13T21:00:00")
     took = wait_until(lambda: frames_of(ledger).get("M81") == 1, SETTLE + 5)
     assert took >= SETTLE * 0.9  # not read while it could still be being written
