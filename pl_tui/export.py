@@ -10,6 +10,7 @@ Files are written to a temporary name and renamed: never a partial file, never i
 from __future__ import annotations
 
 import contextlib
+import errno
 import csv
 import json
 import os
@@ -144,26 +145,69 @@ def export_file(
     astrobin_filters: Mapping[str, int] | None = None,
     allow_missing_filter_ids: bool = False,
 ) -> int:
-    """Write a report to a file, atomically: a temporary file beside it, renamed when complete.
-    Refuses to replace a file without ``force`` and to write anywhere inside a scanned archive."""
+    """Write a report to a file, atomically: an unnamed file in the destination folder, given its
+    name only when complete (Linux O_TMPFILE: a process killed mid-export leaves nothing behind;
+    elsewhere a hidden temporary file, renamed). Refuses to replace a file without ``force`` and
+    to write anywhere inside a scanned archive."""
     target = Path(path).expanduser().absolute()
     _check_destination(conn, target, force)
+    fd, tmp = _open_unnamed(target)
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    except OSError as e:
-        raise ExportError(f"cannot write to {target.parent}: {e.strerror or e}") from e
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
             n = write_report(conn, report, f, fmt, where, astrobin_filters, allow_missing_filter_ids)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, target)
+            if tmp is None:
+                tmp = _give_name(f.fileno(), target, force)
+        if tmp is not None:
+            os.replace(tmp, target)
+    except FileExistsError:
+        raise ExportError(f"{target} exists: add --force to replace it") from None
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
     return n
+
+
+def _open_unnamed(target: Path) -> tuple[int, str | None]:
+    """(fd, None) for an O_TMPFILE file, else (fd, path) of a hidden temporary file."""
+    flags = getattr(os, "O_TMPFILE", 0)
+    if flags:
+        try:
+            return os.open(target.parent, flags | os.O_WRONLY, 0o666), None  # the umask applies
+        except OSError as e:
+            if e.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):  # else: no O_TMPFILE here
+                raise ExportError(f"cannot write to {target.parent}: {e.strerror or e}") from e
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    except OSError as e:
+        raise ExportError(f"cannot write to {target.parent}: {e.strerror or e}") from e
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
+    return fd, tmp
+
+
+def _give_name(fd: int, target: Path, force: bool) -> str | None:
+    """Link the finished unnamed file in: straight to its name (which fails, atomically, if the
+    name appeared meanwhile), or, to replace a file, to a temporary name to be renamed over it."""
+    if not force:
+        _link_fd(fd, str(target))
+        return None
+    tmp = str(target.parent / f".{target.name}.{os.getpid()}.{fd}.part")
+    _link_fd(fd, tmp)
+    return tmp
+
+
+def _link_fd(fd: int, dst: str) -> None:
+    """linkat(/proc/self/fd/N, AT_SYMLINK_FOLLOW): os.link passes no flag and fails with EXDEV."""
+    import ctypes
+
+    at_fdcwd, at_symlink_follow = -100, 0x400
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.linkat(at_fdcwd, f"/proc/self/fd/{fd}".encode(), at_fdcwd, os.fsencode(dst), at_symlink_follow):
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), dst)  # EEXIST becomes FileExistsError
 
 
 def _umask() -> int:

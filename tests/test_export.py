@@ -293,9 +293,22 @@ def test_export_file_is_atomic_and_asks_before_replacing(ledger: Path, tmp_path:
     assert out.read_bytes().startswith(b"target,filter,total_hours")  # the old file, untouched
     assert sorted(p.name for p in out.parent.iterdir()) == ["frames.csv"]  # no partial file left
 
+    real_open = os.open
+
+    def no_tmpfile(path, flags, *a):
+        if flags & getattr(os, "O_TMPFILE", 0) == getattr(os, "O_TMPFILE", -1):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *a)
+
+    monkeypatch.setattr(os, "open", no_tmpfile)
+    with pytest.raises(ExportError, match=r"cannot write to .*Permission denied"):
+        export_file(conn, "frames", tmp_path / "reports" / "again.csv")
+    monkeypatch.setattr(os, "open", real_open)
+
     def denied(*a: object, **k: object):
         raise PermissionError(13, "Permission denied")
 
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)  # a system without it: a hidden temporary file
     monkeypatch.setattr(tempfile, "mkstemp", denied)
     with pytest.raises(ExportError, match=r"cannot write to .*Permission denied"):
         export_file(conn, "totals", tmp_path / "elsewhere.csv")
