@@ -10,8 +10,8 @@ Files are written to a temporary name and renamed: never a partial file, never i
 from __future__ import annotations
 
 import contextlib
-import errno
 import csv
+import errno
 import json
 import os
 import sqlite3

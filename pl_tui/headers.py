@@ -493,6 +493,8 @@ def parse_xisf_xml(xml_bytes: bytes) -> dict[str, object]:
         root = ET.fromstring(xml_bytes.rstrip(b"\x00 \t\r\n"))
     except ET.ParseError as e:
         raise HeaderError(f"XISF header is not valid XML ({e})") from e
+    except (LookupError, ValueError) as e:  # <?xml encoding="UTF-8F"?> and the like (found by fuzzing)
+        raise HeaderError(f"XISF header cannot be decoded ({e})") from e
     image = root.find(f"{_XISF_NS}Image")
     if image is None:
         image = root.find("Image")

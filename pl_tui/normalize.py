@@ -377,7 +377,7 @@ def _iso_fast(s: str) -> ParsedTime | None:
     if n < 19 or s[4] != "-" or s[7] != "-" or s[10] != "T" or s[13] != ":" or s[16] != ":":
         return None
     frac = s[20:]
-    if n > 19 and (s[19] != "." or not frac.isdigit()):
+    if n > 19 and (s[19] != "." or not (frac.isascii() and frac.isdigit())):
         return None
     try:
         h, mn, sec = int(s[11:13]), int(s[14:16]), int(s[17:19])
