@@ -477,18 +477,6 @@ def _quote(s: str) -> str:
 # retag, undo, alias, log
 
 
-@contextlib.contextmanager
-def _writing(args: argparse.Namespace):
-    """The ledger, open for a change, under the writer lock (a running scan: a clear refusal)."""
-    path = _ledger_path(args)
-    with L.writer_lock(path):
-        conn = L.connect(path, create=False)
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-
 def _pairs(items: list[str], what: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
@@ -505,7 +493,7 @@ def cmd_retag(args: argparse.Namespace, config: Config) -> int:
         changes = {f: R.normalise_value(f, v) for f, v in _pairs(args.changes, "set").items()}
     except RetagError as e:
         raise UsageError(str(e)) from None
-    with _writing(args) as conn:
+    with L.writing(_ledger_path(args)) as conn:
         chosen = R.select(conn, where)
         if args.dry_run:
             print(f"would retag {R.preview(conn, chosen, changes).describe(changes)}")
@@ -519,7 +507,7 @@ def cmd_retag(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_undo(args: argparse.Namespace, config: Config) -> int:
-    with _writing(args) as conn:
+    with L.writing(_ledger_path(args)) as conn:
         entry = R.undo(conn)
     if entry is None:
         print("nothing to undo")
@@ -540,7 +528,7 @@ def cmd_alias(args: argparse.Namespace, config: Config) -> int:
     if args.from_name is None or (args.to_name is None) != args.remove:
         raise UsageError("alias target|filter FROM TO, or alias target|filter FROM --remove")
     try:
-        with _writing(args) as conn:
+        with L.writing(_ledger_path(args)) as conn:
             result = R.set_alias(conn, args.kind, args.from_name, args.to_name)
     except RetagError as e:
         raise UsageError(str(e)) from None

@@ -272,6 +272,18 @@ CREATE INDEX exposures_status_set ON exposures(ov_status) WHERE ov_status IS NOT
 }
 
 
+@contextlib.contextmanager
+def writing(ledger_path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
+    """The ledger open for a change (retag, undo, alias) under the writer lock, without waiting:
+    while a scan runs, LedgerBusy says so."""
+    with writer_lock(ledger_path):
+        conn = connect(ledger_path, create=False)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # Paths: a name that is not valid UTF-8 (the OS allows any bytes) is stored as a BLOB of its
 # exact bytes, so it can be opened again; everything else as text.

@@ -317,6 +317,20 @@ def _frames_named(conn: sqlite3.Connection, kind: str, name: str) -> int:
     return conn.execute(f"SELECT count(*) FROM exposures WHERE eff_{kind} = ?", (name,)).fetchone()[0]
 
 
+def _put_alias(conn: sqlite3.Connection, kind: str, source: str, into: str | None, origin: str = "user") -> None:
+    """Write the rule (None: drop it) and its effect on the exposures."""
+    if into is None:
+        conn.execute("DELETE FROM aliases WHERE kind = ? AND from_name = ?", (kind, source))
+    else:
+        conn.execute(
+            "INSERT INTO aliases (kind, from_name, to_name, source, created_ms) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (kind, from_name) DO UPDATE SET to_name = excluded.to_name, source = excluded.source, "
+            "created_ms = excluded.created_ms",
+            (kind, source, into, origin, L._now_ms()),
+        )
+    _apply_alias(conn, kind, source, into)
+
+
 def _apply_alias(conn: sqlite3.Connection, kind: str, source: str, into: str | None) -> int:
     """Write (or drop, when into is None) the rule's effect on the exposures; returns frames renamed."""
     cur = conn.execute(
@@ -344,16 +358,7 @@ def set_alias(conn: sqlite3.Connection, kind: str, from_text: str, to_text: str 
         ).fetchone()[0]
         shown_to = into if into is not None else source
         before = _frames_named(conn, kind, shown_to)
-        if into is None:
-            conn.execute("DELETE FROM aliases WHERE kind = ? AND from_name = ?", (kind, source))
-        else:
-            conn.execute(
-                "INSERT INTO aliases (kind, from_name, to_name, source, created_ms) VALUES (?, ?, ?, 'user', ?) "
-                "ON CONFLICT (kind, from_name) DO UPDATE SET to_name = excluded.to_name, source = 'user', "
-                "created_ms = excluded.created_ms",
-                (kind, source, into, L._now_ms()),
-            )
-        _apply_alias(conn, kind, source, into)
+        _put_alias(conn, kind, source, into)
         after = _frames_named(conn, kind, shown_to)
         if into is None:
             description = f"{kind} alias {source} → {previous[0]} removed: {source} {before} → {after} frames"
@@ -401,15 +406,7 @@ def sync_config_aliases(conn: sqlite3.Connection, config_aliases: Mapping[str, M
         return 0
     with L.transaction(conn):
         for kind, source, into in changes:
-            if into is None:
-                conn.execute("DELETE FROM aliases WHERE kind = ? AND from_name = ?", (kind, source))
-            else:
-                conn.execute(
-                    "INSERT INTO aliases (kind, from_name, to_name, source, created_ms) VALUES (?, ?, ?, 'config', ?) "
-                    "ON CONFLICT (kind, from_name) DO UPDATE SET to_name = excluded.to_name",
-                    (kind, source, into, L._now_ms()),
-                )
-            _apply_alias(conn, kind, source, into)
+            _put_alias(conn, kind, source, into, "config")
     return len(changes)
 
 
@@ -464,17 +461,9 @@ def undo(conn: sqlite3.Connection) -> AuditEntry | None:
         if entry.action == "retag":
             _undo_retag(conn, entry.id)
         else:
-            previous = json.loads(row[9]) if row[9] else None
-            kind, source = row[4], row[3]
-            if previous is None:
-                conn.execute("DELETE FROM aliases WHERE kind = ? AND from_name = ?", (kind, source))
-            else:
-                conn.execute(
-                    "INSERT INTO aliases (kind, from_name, to_name, source, created_ms) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (kind, from_name) DO UPDATE SET to_name = excluded.to_name, source = excluded.source",
-                    (kind, source, previous[0], previous[1], L._now_ms()),
-                )
-            _apply_alias(conn, kind, source, previous[0] if previous else None)
+            previous = json.loads(row[9]) if row[9] else None  # [to_name, source] before, or None
+            into, origin = previous if previous else (None, "user")
+            _put_alias(conn, row[4], row[3], into, origin)
         conn.execute("UPDATE audit SET undone_ms = ? WHERE id = ?", (L._now_ms(), entry.id))
     return entry
 

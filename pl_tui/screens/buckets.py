@@ -205,17 +205,13 @@ class BucketsScreen(Screen[None]):
     @work(thread=True, exit_on_error=False, group="write")
     def _write(self, what: str, merge: T.Merge | None = None) -> None:
         try:
-            with L.writer_lock(self.app.ledger_path):  # type: ignore[attr-defined]
-                conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
-                try:
-                    if what == "undo":
-                        entry = R.undo(conn)
-                        text = f"Undid: {entry.description}" if entry else "Nothing to undo"
-                    else:
-                        assert merge is not None
-                        text = R.set_alias(conn, "target", merge.source, merge.into).description
-                finally:
-                    conn.close()
+            with L.writing(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+                if what == "undo":
+                    entry = R.undo(conn)
+                    text = f"Undid: {entry.description}" if entry else "Nothing to undo"
+                else:
+                    assert merge is not None
+                    text = R.set_alias(conn, "target", merge.source, merge.into).description
         except L.LedgerError as e:
             self.post_message(self.FramesRetagged(str(e), error=True))
             return
@@ -353,13 +349,9 @@ class RetagModal(ModalScreen[None]):
         if not text.strip():
             return
         try:
-            with L.writer_lock(self.app.ledger_path):  # type: ignore[attr-defined]
-                conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
-                try:
-                    identities = self.identities or R.identities_of_files(conn, self.file_ids)
-                    result = R.retag(conn, identities, {field: text}, self.selection)
-                finally:
-                    conn.close()
+            with L.writing(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+                identities = self.identities or R.identities_of_files(conn, self.file_ids)
+                result = R.retag(conn, identities, {field: text}, self.selection)
         except L.LedgerError as e:  # RetagError too
             self.post_message(self.Previewed(str(e), 0, self.known))
             return

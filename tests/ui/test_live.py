@@ -36,13 +36,18 @@ def frame(archive: Path, name: str, when: str, target: str = "M81") -> None:
     write_fits(archive / name, cards_with(BASE_LIGHT, {"DATE-OBS": when, "OBJECT": target}))
 
 
-async def test_a_cron_scan_and_a_cli_retag_show_up_by_themselves(tmp_path: Path) -> None:
+def one_frame_scanned(tmp_path: Path) -> tuple[Path, Path, Config]:
     archive = tmp_path / "archive"
     archive.mkdir()
     ledger = tmp_path / "l.sqlite"
     config = Config(settle_seconds=0)
     frame(archive, "a.fits", "2024-08-13T21:00:00")
     scan(ledger, [str(archive)], config, workers=0)
+    return archive, ledger, config
+
+
+async def test_a_cron_scan_and_a_cli_retag_show_up_by_themselves(tmp_path: Path) -> None:
+    archive, ledger, config = one_frame_scanned(tmp_path)
     app = PlTuiApp(ledger, config)
     app.LEDGER_CHECK_SECONDS = 0.2
     async with app.run_test(size=(100, 30)) as pilot:
@@ -63,12 +68,7 @@ async def test_a_cron_scan_and_a_cli_retag_show_up_by_themselves(tmp_path: Path)
 
 
 async def test_live_mode_follows_new_frames(tmp_path: Path) -> None:
-    archive = tmp_path / "archive"
-    archive.mkdir()
-    ledger = tmp_path / "l.sqlite"
-    config = Config(settle_seconds=0)
-    frame(archive, "a.fits", "2024-08-13T21:00:00")
-    scan(ledger, [str(archive)], config, workers=0)
+    archive, ledger, config = one_frame_scanned(tmp_path)
     app = PlTuiApp(ledger, config, [])
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
