@@ -70,20 +70,20 @@ def main() -> None:
     )  # fmt: skip
     print(f"app: {tui}", flush=True)
     size = ledger.stat().st_size
-    f = dict(
-        n=first["indexed"],
-        first_rate=first["indexed"] / first["elapsed"],
-        first_s=first["elapsed"],
-        first_rss_mb=(first["rss_self_kb"] + first["rss_children_kb"]) / 1024,
-        rescan_rate=again["unchanged"] / again["elapsed"],
-        rescan_s=again["elapsed"],
-        rescan_rss_mb=(again["rss_self_kb"] + again["rss_children_kb"]) / 1024,
-        walk_rate=walk_rate,
-        read_us=read_us,
-        tui_ms=tui["ms"],
-        tui_rss_mb=tui["rss_kb"] / 1024,
-        bytes_per_frame=size / max(1, first["indexed"]),
-    )
+    f = {
+        "n": first["indexed"],
+        "first_rate": first["indexed"] / first["elapsed"],
+        "first_s": first["elapsed"],
+        "first_rss_mb": (first["rss_self_kb"] + first["rss_children_kb"]) / 1024,
+        "rescan_rate": again["unchanged"] / again["elapsed"],
+        "rescan_s": again["elapsed"],
+        "rescan_rss_mb": (again["rss_self_kb"] + again["rss_children_kb"]) / 1024,
+        "walk_rate": walk_rate,
+        "read_us": read_us,
+        "tui_ms": tui["ms"],
+        "tui_rss_mb": tui["rss_kb"] / 1024,
+        "bytes_per_frame": size / max(1, first["indexed"]),
+    }
     print(json.dumps(f, indent=1))
     if args.record:
         record(f)
