@@ -91,10 +91,17 @@ def ledger_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run_scan(ledger_path: Path) -> Callable[..., ScanProgress]:
-    def run(*roots: Path, config: Config | None = None, **kw: object) -> ScanProgress:
+    def run(*roots: Path, config: Config | None = None, check_archive: bool = True, **kw: object) -> ScanProgress:
         cfg = config or Config(settle_seconds=0)
         kw.setdefault("workers", 0)  # in-process readers: fast start for small archives
-        return scan(ledger_path, [str(r) for r in roots], cfg, **kw)  # type: ignore[arg-type]
+        before = [tree_digest(r, limit=1 << 20) for r in roots if r.is_dir()] if check_archive else []
+        progress = scan(ledger_path, [str(r) for r in roots], cfg, **kw)  # type: ignore[arg-type]
+        # every scan a test runs proves the promise: the archive is exactly as it was
+        # (check_archive=False only where the test itself plays a program writing during the scan)
+        if check_archive:
+            after = [tree_digest(r, limit=1 << 20) for r in roots if r.is_dir()]
+            assert after == before, "a scan changed the archive"
+        return progress
 
     return run
 

@@ -229,7 +229,7 @@ def test_a_file_growing_during_the_scan_is_read_again(make_fits, archive: Path, 
                 f.write(b"\0" * 2880)
         return os.open(p, flags)
 
-    run_scan(archive, opener=growing_open)
+    run_scan(archive, opener=growing_open, check_archive=False)
     p = run_scan(archive)
     assert p.changed == 1  # the size recorded before the read no longer matches
 
