@@ -126,6 +126,25 @@ def _parser() -> argparse.ArgumentParser:
     lg = sub.add_parser("log", parents=[common], help="the audit log of retags and alias changes, newest first")
     lg.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
+    rg = sub.add_parser("rigs", parents=[common], help="rigs with their hours; rename, merge; rig changes")
+    rg.add_argument("action", nargs="?", choices=("list", "rename", "merge", "changes"), default="list")
+    rg.add_argument("names", nargs="*", metavar="RIG", help="rename OLD NEW | merge SOURCE INTO")
+    rg.add_argument("--target", help="changes: only this target")
+    rg.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sq = sub.add_parser("sequencers", parents=[common], help="frames per capture program and version")
+    sq.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    se = sub.add_parser("sensor", parents=[common], help="sensor temperature vs set-point per rig and night")
+    se.add_argument("--rig", help="only this rig (its name)")
+    se.add_argument("--flagged", action="store_true", help="only nights with frames more than 1 °C off")
+    se.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    go = sub.add_parser("goals", parents=[common], help="hour goals per target x filter, most starved first")
+    go.add_argument("--set", nargs=3, metavar=("TARGET", "FILTER", "HOURS"), help="set a goal (0 removes it)")
+    go.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    ca = sub.add_parser("calibration", parents=[common], help="darks, flats, flat-darks, bias for each light session")
+    ca.add_argument("--target", help="only this target")
+    ca.add_argument("--missing", action="store_true", help="only sessions missing some calibration")
+    ca.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
     d = sub.add_parser("demo", parents=[common], help="build the demo archive and open it")
     d.add_argument("--dir", type=Path, help="where to write the demo archive (default: the user data dir)")
     d.add_argument("--headless", action="store_true", help="scan it and print the totals instead of opening the app")
@@ -550,6 +569,108 @@ def cmd_log(args: argparse.Namespace, config: Config) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# rigs, sequencers, sensor, goals, calibration
+
+
+@contextlib.contextmanager
+def _reading(args: argparse.Namespace):
+    conn = L.connect(_ledger_path(args), create=False)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def cmd_rigs(args: argparse.Namespace, config: Config) -> int:
+    from . import rigs as G
+
+    wanted = {"list": 0, "changes": 0, "rename": 2, "merge": 2}[args.action]
+    if len(args.names) != wanted:
+        raise UsageError("rigs rename OLD NEW | rigs merge SOURCE INTO | rigs | rigs changes [--target T]")
+    if args.action in ("rename", "merge"):
+        with L.writing(_ledger_path(args)) as conn:
+            change = G.rename_rig if args.action == "rename" else G.merge_rigs
+            print(plain(change(conn, *args.names)) + "  (revert: pl-tui undo)")
+        return EXIT_OK
+    with _reading(args) as conn:
+        if args.action == "changes":
+            rows = [
+                (c.target, c.night, "; ".join(c.before), "; ".join(c.after)) for c in G.rig_changes(conn, args.target)
+            ]
+            _emit(args.format, ("target", "night", "before", "after"), rows)
+            return EXIT_OK
+        rows = [
+            (r.name, r.key, ", ".join(f"{k} ({n})" for k, n in r.configurations.items()), r.frames, round(r.hours, 4),
+             r.first_night, r.last_night)
+            for r in G.rigs(conn)
+        ]  # fmt: skip
+        _emit(
+            args.format,
+            ("rig", "fingerprint", "configurations", "frame_count", "total_hours", "first_seen", "last_seen"),
+            rows,
+        )
+    return EXIT_OK
+
+
+def cmd_sequencers(args: argparse.Namespace, config: Config) -> int:
+    from . import rigs as G
+
+    with _reading(args) as conn:
+        _emit(args.format, ("sequencer", "software", "frame_count"), G.sequencers(conn))
+    return EXIT_OK
+
+
+def cmd_sensor(args: argparse.Namespace, config: Config) -> int:
+    from . import rigs as G
+
+    with _reading(args) as conn:
+        nights = [n for n in G.sensor_nights(conn, args.rig) if n.flagged or not args.flagged]
+    rows = [(n.rig, n.night, n.frames, round(n.ccd_temp, 2), n.set_temp, n.off, n.gain, n.offset) for n in nights]
+    _emit(args.format, ("rig", "night", "frame_count", "ccd_temp", "set_temp", "frames_off", "gain", "offset"), rows)
+    return EXIT_OK
+
+
+def cmd_goals(args: argparse.Namespace, config: Config) -> int:
+    from . import rigs as G
+
+    if args.set:
+        target, filt, hours_text = args.set
+        try:
+            hours = float(hours_text)
+        except ValueError:
+            raise UsageError(f"hours must be a number, not {hours_text!r}") from None
+        if hours < 0:
+            raise UsageError("hours must be 0 (no goal) or more")
+        with L.writing(_ledger_path(args)) as conn:
+            G.set_goal(
+                conn, R.normalise_value("target", target) or target, R.normalise_value("filter", filt) or filt, hours
+            )
+    with _reading(args) as conn:
+        rows = [
+            (g.target, g.filter, g.goal_hours, round(g.hours, 4), round(100 * g.fraction, 1))
+            for g in G.goals(conn, config.goals)
+        ]
+    _emit(args.format, ("target", "filter", "goal_hours", "total_hours", "percent"), rows)
+    return EXIT_OK
+
+
+def cmd_calibration(args: argparse.Namespace, config: Config) -> int:
+    from . import rigs as G
+
+    with _reading(args) as conn:
+        sessions = [c for c in G.calibration(conn, args.target, config.flat_nights) if c.missing or not args.missing]
+    rows = [
+        (c.night, c.target, c.filter, c.camera, c.exposure_s, c.frames, c.darks, c.flats, c.flat_darks, c.biases,
+         "; ".join(c.missing))
+        for c in sessions
+    ]  # fmt: skip
+    columns = ("session_date", "target", "filter", "instrume", "exposure_s", "frame_count", "darks", "flats",
+               "flat_darks", "bias", "missing")  # fmt: skip
+    _emit(args.format, columns, rows)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
 # demo
 
 
@@ -632,6 +753,11 @@ COMMANDS = {
     "undo": cmd_undo,
     "alias": cmd_alias,
     "log": cmd_log,
+    "rigs": cmd_rigs,
+    "sequencers": cmd_sequencers,
+    "sensor": cmd_sensor,
+    "goals": cmd_goals,
+    "calibration": cmd_calibration,
     "demo": cmd_demo,
 }
 

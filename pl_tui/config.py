@@ -47,6 +47,8 @@ class Config:
     filter_aliases: dict[str, str] = field(default_factory=dict)
     astrobin_filters: dict[str, int] = field(default_factory=dict)
     workers: int | None = None  # reader processes; None = by CPU count
+    goals: dict[str, dict[str, float]] = field(default_factory=dict)  # target → filter → hours
+    flat_nights: int = 0  # flats match lights this many nights apart (0: the same night)
     path: Path | None = None
 
     def night_rule(self, root: str) -> NightRule:
@@ -122,4 +124,15 @@ def _from_dict(data: dict, path: Path) -> Config:
     if not isinstance(ab, dict) or not all(isinstance(v, int) for v in ab.values()):
         raise ValueError("[astrobin.filters] must map filter names to AstroBin numeric ids")
     cfg.astrobin_filters = dict(ab)
+    goals = data.get("goals") or {}
+    if not isinstance(goals, dict) or not all(
+        isinstance(per, dict) and all(isinstance(h, int | float) and h >= 0 for h in per.values())
+        for per in goals.values()
+    ):
+        raise ValueError("[goals] must map targets to filters and hours: [goals.M81] Ha = 10")
+    cfg.goals = {str(t): {str(f): float(h) for f, h in per.items()} for t, per in goals.items()}
+    if "flat_nights" in data:
+        cfg.flat_nights = int(data["flat_nights"])
+        if cfg.flat_nights < 0:
+            raise ValueError("flat_nights must be 0 or more")
     return cfg

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .normalize import EXPOSURE_COLUMNS, INFERRED_NAMES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Statuses of a file. An exposure's base status is the best of its present files'.
 ACCEPTED, REJECTED, DERIVED, MISSING, UNREADABLE = (
@@ -268,6 +268,20 @@ CREATE TABLE scans (
 ALTER TABLE audit ADD COLUMN old_values TEXT;
 ALTER TABLE audit ADD COLUMN undo TEXT;
 CREATE INDEX exposures_status_set ON exposures(ov_status) WHERE ov_status IS NOT NULL;
+""",
+    # rigs and goals (issue 6): the user's names and merges of rigs, and hour goals set in the app
+    3: """
+CREATE TABLE rig_rules (
+  rig TEXT PRIMARY KEY,
+  name TEXT,
+  merged_into TEXT
+) WITHOUT ROWID;
+CREATE TABLE goals (
+  target TEXT NOT NULL,
+  filter TEXT NOT NULL,
+  hours REAL NOT NULL,
+  PRIMARY KEY (target, filter)
+) WITHOUT ROWID;
 """,
 }
 

@@ -434,6 +434,15 @@ def _entry(row: tuple) -> AuditEntry:
     new = json.loads(new_value) if new_value else None
     if action == "retag":
         description = describe_change(field.split(","), json.loads(old_values or "[]"), new, frames)
+    elif action == "rig":
+        from .rigs import auto_name
+
+        name, merged_into = new
+        description = (
+            f"rig {auto_name(selection)} merged into {auto_name(merged_into)}"
+            if field == "merge"
+            else f"rig {auto_name(selection)} named {name}"
+        )
     else:
         previous = json.loads(undo) if undo else None
         old = previous[0] if previous else NONE_SHOWN
@@ -460,6 +469,10 @@ def undo(conn: sqlite3.Connection) -> AuditEntry | None:
         entry = _entry(row)
         if entry.action == "retag":
             _undo_retag(conn, entry.id)
+        elif entry.action == "rig":
+            from .rigs import undo_rule
+
+            undo_rule(conn, row[3], row[9])
         else:
             previous = json.loads(row[9]) if row[9] else None  # [to_name, source] before, or None
             into, origin = previous if previous else (None, "user")
