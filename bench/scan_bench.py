@@ -118,8 +118,10 @@ if {latency_ms!r} > 0:
 t = time.perf_counter()
 p = scan({str(ledger)!r}, [{str(root)!r}], Config(settle_seconds=0), workers={workers!r}, **kw)
 el = time.perf_counter() - t
+# VmHWM is this process's own peak; ru_maxrss would carry the parent's peak across exec (Linux)
+hwm = next((int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")), None)
 print(json.dumps(dict(elapsed=el, indexed=p.indexed, unchanged=p.unchanged, found=p.found,
-      unreadable=p.unreadable, rss_self_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+      unreadable=p.unreadable, rss_self_kb=hwm or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
       rss_children_kb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)))
 """
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

@@ -388,3 +388,81 @@ def calibration(conn: sqlite3.Connection, target: str | None = None, flat_nights
             Coverage(night, t, filt, cam, exp, n, counts["DARK"], counts["FLAT"], counts["DARKFLAT"], counts["BIAS"])
         )
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Timelines: aggregated in SQL (the tallies), binned to fit the chart's width
+
+
+@dataclass(slots=True, frozen=True)
+class Series:
+    """Hours per bin and filter, for a stacked bar chart."""
+
+    bins: list[str]  # 'YYYY-MM-DD', 'YYYY-Www' or 'YYYY-MM'
+    unit: str  # 'night', 'week' or 'month'
+    filters: list[str]
+    hours: list[list[float]]  # hours[filter index][bin index]
+    rig_changes: list[int]  # bin indices where the rig changed
+
+
+def _bin(night: str, unit: str) -> str:
+    if unit == "night":
+        return night
+    if unit == "month":
+        return night[:7]
+    y, w, _ = date.fromisoformat(night).isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def night_series(conn: sqlite3.Connection, target: str, max_bins: int = 40) -> Series:
+    """A target's hours per night by filter — per week or month when the nights would not fit."""
+    rows = conn.execute(
+        "SELECT session_date, filter, sum(total_us) FROM tallies WHERE target = ? AND session_date <> '' "
+        "GROUP BY session_date, filter ORDER BY session_date",
+        (L._none(target) or "",),
+    ).fetchall()
+    nights = sorted({r[0] for r in rows})
+    unit = "night"
+    for unit in ("night", "week", "month"):
+        if len({_bin(n, unit) for n in nights}) <= max_bins:
+            break
+    bins = sorted({_bin(n, unit) for n in nights})
+    index = {b: i for i, b in enumerate(bins)}
+    filters = sorted({r[1] for r in rows})
+    hours = [[0.0] * len(bins) for _ in filters]
+    for night, filt, us in rows:
+        hours[filters.index(filt)][index[_bin(night, unit)]] += us / 3_600_000_000
+    changes = sorted({index[_bin(c.night, unit)] for c in rig_changes(conn, target)})
+    return Series(bins, unit, [f or "(none)" for f in filters], hours, changes)
+
+
+def month_hours(conn: sqlite3.Connection) -> list[tuple[str, float]]:
+    """The whole archive's hours per month."""
+    return [
+        (m, us / 3_600_000_000)
+        for m, us in conn.execute(
+            "SELECT substr(session_date, 1, 7), sum(total_us) FROM tallies WHERE session_date <> '' "
+            "GROUP BY 1 ORDER BY 1"
+        )
+    ]
+
+
+@dataclass(slots=True, frozen=True)
+class Gap:
+    target: str
+    last_night: str
+    nights_ago: int
+    hours: float
+
+
+def gaps(conn: sqlite3.Connection, today: date | None = None) -> list[Gap]:
+    """Every target by how long ago it was last imaged ("last imaged 43 nights ago"), longest first."""
+    today = today or date.today()
+    out = [
+        Gap(t, last, (today - date.fromisoformat(last)).days, us / 3_600_000_000)
+        for t, last, us in conn.execute(
+            "SELECT target, max(NULLIF(session_date, '')), sum(total_us) FROM tallies WHERE target <> '' "
+            "GROUP BY target HAVING max(NULLIF(session_date, '')) IS NOT NULL"
+        )
+    ]
+    return sorted(out, key=lambda g: (-g.nights_ago, g.target))

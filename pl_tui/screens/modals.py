@@ -139,3 +139,46 @@ class HelpModal(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class GoalModal(ModalScreen[bool]):
+    """Hours wanted for one target × filter; 0 or empty removes the goal. Dismisses True when set."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, target: str, filt: str, hours: float | None) -> None:
+        super().__init__()
+        self.target, self.filter, self.hours = target, filt, hours
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="goal-box"):
+            yield Label(safe(f"Goal for {plain(self.target)} · {plain(self.filter)} (hours; 0 removes it)"))
+            yield Input(value="" if self.hours is None else f"{self.hours:g}", placeholder="hours", id="goal-hours")
+            yield Static(id="goal-message")
+
+    @on(Input.Submitted, "#goal-hours")
+    def _submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        try:
+            hours = float(text) if text else 0.0
+            if hours < 0 or hours != hours:
+                raise ValueError
+        except ValueError:
+            self.query_one("#goal-message", Static).update(safe("a number of hours, 0 or more", "bold red"))
+            return
+        self._save(hours)
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def _save(self, hours: float) -> None:
+        from .. import rigs as G
+
+        try:
+            with L.writing(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+                G.set_goal(conn, self.target, self.filter, hours)
+        except L.LedgerError as e:
+            self.app.call_from_thread(self.query_one("#goal-message", Static).update, safe(str(e), "bold red"))
+            return
+        self.app.call_from_thread(self.dismiss, True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

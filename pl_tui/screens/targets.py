@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from .. import ledger as L
+from .. import rigs as G
 from ..widgets.safe import columns, fit, hours, plain, safe
 
 
@@ -32,19 +33,26 @@ NAME_WIDTH = {"target": 16, "filter": 12, "night": 10}
 TREE_HEADER = f"{'target':<16} {'hours':>7} {'frames':>6} {'nights':>6} {'last seen':>10}"
 
 
-def _label(name: object, s: L.Summary | L.SessionRow, kind: str) -> str:
+def _label(name: object, s: L.Summary | L.SessionRow, kind: str, goal: G.Goal | None = None) -> str:
     width = NAME_WIDTH[kind]
     if isinstance(s, L.SessionRow):
         return f"{fit(name, width)} {hours(s.total_exposure_s / 3600):>7} {s.frame_count:>6}"
-    return f"{fit(name, width)} {hours(s.hours):>7} {s.frames:>6} {s.nights:>6} {s.last_seen or '':>10}"
+    last = s.last_seen or ""
+    if goal is not None:  # a filter with a goal: its progress instead of the last night
+        done = min(1.0, goal.fraction)
+        last = "█" * round(done * 5) + "░" * (5 - round(done * 5)) + f"{min(999, round(goal.fraction * 100)):>4}%"
+    return f"{fit(name, width)} {hours(s.hours):>7} {s.frames:>6} {s.nights:>6} {last:>10}"
 
 
 class TargetsScreen(Screen[None]):
+    _goals: dict[tuple[str, str], G.Goal] = {}  # replaced (not mutated) by each load
     BINDINGS = [
         Binding("slash", "search", "Search"),
         Binding("e", "export", "Export"),
         Binding("i", "inspect", "Inspect frame"),
         Binding("r", "rescan", "Rescan"),
+        Binding("h", "timeline", "Timeline"),
+        Binding("g", "goal", "Goal"),
         Binding("escape", "clear_search", "Clear search", show=False),
     ]
 
@@ -99,6 +107,7 @@ class TargetsScreen(Screen[None]):
         try:
             if node.kind == "root":
                 rows = L.target_summaries(conn, search)
+                self._goals = {(g.target, g.filter): g for g in G.goals(conn, self.app.config.goals)}  # type: ignore[attr-defined]
                 self.post_message(self.Loaded(None, rows, L.overview(conn)))
             elif node.kind == "target":
                 self.post_message(self.Loaded(tree_node, L.filter_summaries(conn, node.target)))
@@ -114,8 +123,15 @@ class TargetsScreen(Screen[None]):
             if message.node is None:
                 frames, total_hours, targets = message.overview or (0, 0.0, 0)
                 live = " · ● live" if getattr(self.app, "live", False) else ""
+                starved = next(iter(sorted(self._goals.values(), key=lambda g: g.fraction)), None)
+                hungry = (
+                    f" · starved: {plain(starved.target)} {plain(starved.filter)} {starved.fraction:.0%} of "
+                    f"{starved.goal_hours:g} h"
+                    if starved is not None and starved.fraction < 1
+                    else ""
+                )
                 self.query_one("#targets-header", Static).update(
-                    f"{frames:,} frames · {hours(total_hours)} · {targets:,} targets{live}"
+                    safe(f"{frames:,} frames · {hours(total_hours)} · {targets:,} targets{live}{hungry}")
                 )
                 tree.clear()
                 for s in message.rows:
@@ -129,7 +145,8 @@ class TargetsScreen(Screen[None]):
             data: Node = parent.data
             for s in message.rows:
                 if data.kind == "target":
-                    label = safe(_label(s.name or "(no filter)", s, "filter"))
+                    goal = self._goals.get((data.target, s.name)) if data.target and s.name else None
+                    label = safe(_label(s.name or "(no filter)", s, "filter", goal))
                     parent.add(label, data=Node("filter", data.target, s.name))
                 else:
                     node = Node("night", data.target, data.filter, s.session_date)
@@ -259,6 +276,26 @@ class TargetsScreen(Screen[None]):
         from .inspector import InspectorScreen
 
         self.app.push_screen(InspectorScreen(frames[max(0, min(row, len(frames) - 1))].path))
+
+    def action_timeline(self) -> None:
+        from .timeline import TimelineScreen
+
+        self.app.push_screen(TimelineScreen(self.current_target()))
+
+    def action_goal(self) -> None:
+        node = self.query_one("#targets-tree", Tree).cursor_node
+        data = node.data if node is not None else None
+        if data is None or data.kind not in ("filter", "night") or not data.target or not data.filter:
+            self.notify("Put the cursor on a filter of a target, then g", markup=False)
+            return
+        from .modals import GoalModal
+
+        goal = self._goals.get((data.target, data.filter))
+        self.app.push_screen(GoalModal(data.target, data.filter, goal.goal_hours if goal else None), self._goal_set)
+
+    def _goal_set(self, changed: bool | None) -> None:
+        if changed:
+            self.ledger_changed()
 
     def jump_to(self, target: str) -> None:
         search = self.query_one("#targets-search", Input)

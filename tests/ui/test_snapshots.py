@@ -90,6 +90,23 @@ def test_buckets_with_marks_and_the_retag_modal(snap_compare, fixed_demo_ledger:
     assert snap_compare(app, terminal_size=size, run_before=retag)
 
 
+@pytest.mark.parametrize("tab", ["nights", "sensor"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_timeline(snap_compare, demo_ledger: Path, size: tuple[int, int], tab: str) -> None:
+    app = PlTuiApp(demo_ledger, Config(settle_seconds=0))
+
+    async def open_timeline(pilot) -> None:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.press("down", "down", "down", "h")  # NGC7000: two rigs
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if tab == "sensor":
+            await pilot.press("right", "right", "right")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=open_timeline)
+
+
 class ScanMomentApp(PlTuiApp):
     """The scan screen frozen at one moment of a scan."""
 

@@ -1,0 +1,198 @@
+"""Timeline: what an imager plans tonight with (SPEC §8, §10).
+
+Tabs: a target's hours per night stacked by filter on a date axis with rig changes marked (per
+week or month when the nights would not fit); the archive's hours per month; gaps ("last imaged
+43 nights ago"); sensor temperature against the set-point per rig, drifting sessions flagged, with
+gain and offset; rigs with their configurations, hours and changes. Every chart is drawn from a
+few hundred aggregated rows (the tallies, GROUP BY in SQL) — never a widget per frame.
+"""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual_plotext import PlotextPlot
+
+from .. import ledger as L
+from .. import rigs as G
+from ..widgets.safe import columns, hours, lines, plain, safe
+
+
+class TimelineScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("left", "tab(-1)", "Prev tab", show=False),
+        Binding("right", "tab(1)", "Next tab", show=False),
+    ]
+    TABS = ("nights", "months", "gaps", "sensor", "rigs", "calibration")
+
+    class Loaded(Message):
+        def __init__(self, data: dict) -> None:
+            super().__init__()
+            self.data = data
+
+    def __init__(self, target: str | None) -> None:
+        super().__init__()
+        self.target = target
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="timeline-title")
+        with TabbedContent(id="timeline-tabs"):
+            with TabPane("Nights", id="nights"):
+                yield PlotextPlot(id="plot-nights")
+            with TabPane("Months", id="months"):
+                yield PlotextPlot(id="plot-months")
+            with TabPane("Gaps", id="gaps"):
+                yield DataTable(id="table-gaps", cursor_type="row", zebra_stripes=True)
+            with TabPane("Sensor", id="sensor"), Vertical():
+                yield PlotextPlot(id="plot-sensor")
+                yield DataTable(id="table-sensor", cursor_type="row", zebra_stripes=True)
+            with TabPane("Rigs", id="rigs"), Vertical():
+                yield DataTable(id="table-rigs", cursor_type="row", zebra_stripes=True)
+                yield Static(id="rig-changes")
+            with TabPane("Calibration", id="calibration"), Vertical():
+                yield Static(id="calibration-summary")
+                yield DataTable(id="table-calibration", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#timeline-title", Static).update(
+            safe(f"Timeline · {plain(self.target) or '(no target)'}", "bold")
+        )
+        self._load(self.size.width)
+
+    def action_tab(self, step: int) -> None:
+        tabs = self.query_one("#timeline-tabs", TabbedContent)
+        i = self.TABS.index(tabs.active) if tabs.active in self.TABS else 0
+        tabs.active = self.TABS[(i + step) % len(self.TABS)]
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def _load(self, width: int) -> None:
+        conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
+        try:
+            data = {
+                # about 3 cells a bar: the chart stays readable whatever the number of nights
+                "series": G.night_series(conn, self.target or "-", max_bins=max(8, (width - 10) // 3)),
+                "months": G.month_hours(conn),
+                "gaps": G.gaps(conn),
+                "sensor": G.sensor_nights(conn),
+                "rigs": G.rigs(conn),
+                "changes": G.rig_changes(conn, self.target),
+                "calibration": G.calibration(
+                    conn,
+                    self.target,
+                    self.app.config.flat_nights,  # type: ignore[attr-defined]
+                ),
+            }
+        finally:
+            conn.close()
+        self.post_message(self.Loaded(data))
+
+    def on_timeline_screen_loaded(self, message: Loaded) -> None:
+        d = message.data
+        with self.app.batch_update():
+            self._nights(d["series"])
+            self._months(d["months"])
+            self._gaps(d["gaps"])
+            self._sensor(d["sensor"])
+            self._rigs(d["rigs"], d["changes"])
+            self._calibration(d["calibration"])
+
+    def _nights(self, s: G.Series) -> None:
+        plot = self.query_one("#plot-nights", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if not s.bins:
+            plt.title("no counting frames for this target")
+        else:
+            plt.stacked_bar(s.bins, s.hours, labels=[plain(f) for f in s.filters])
+            for i in s.rig_changes:
+                plt.vline(i + 1, "red")  # bars stand at 1..n
+            plt.title(f"hours per {s.unit}" + (" · red: rig changed" if s.rig_changes else ""))
+        plot.refresh()
+
+    def _months(self, months: list[tuple[str, float]]) -> None:
+        plot = self.query_one("#plot-months", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if months:
+            plt.bar([m for m, _ in months], [h for _, h in months])
+            plt.title("the archive: hours per month")
+        plot.refresh()
+
+    def _gaps(self, gaps: list[G.Gap]) -> None:
+        table = self.query_one("#table-gaps", DataTable)
+        table.clear(columns=True)
+        columns(table, ("target", 20), ("last imaged", 24), ("hours", 9))
+        for g in gaps:
+            table.add_row(safe(g.target), safe(f"{g.last_night} ({g.nights_ago} nights ago)"), safe(hours(g.hours)))
+
+    def _sensor(self, nights: list[G.SensorNight]) -> None:
+        plot = self.query_one("#plot-sensor", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        by_rig: dict[str, list[G.SensorNight]] = {}
+        for n in nights:
+            by_rig.setdefault(n.rig, []).append(n)
+        plt.date_form("Y-m-d")
+        colours = ("cyan", "magenta", "green", "orange", "blue", "red")
+        for i, (rig, rows) in enumerate(by_rig.items()):
+            colour = colours[i % len(colours)]
+            plt.plot(
+                [r.night for r in rows], [r.ccd_temp for r in rows], label=plain(rig)[:28], marker="dot", color=colour
+            )
+            sets = [r for r in rows if r.set_temp is not None]
+            if sets:  # the rig's set-point: its colour, dashed, no legend line of its own
+                plt.plot([r.night for r in sets], [r.set_temp for r in sets], marker="-", color=colour)
+        plt.title("CCD-TEMP (°C, • mean per night) against SET-TEMP (- -)")
+        plot.refresh()
+        table = self.query_one("#table-sensor", DataTable)
+        table.clear(columns=True)
+        columns(table, ("rig", 26), ("night", 10), ("°C", 6), ("set", 5), ("off >1°", 7), ("gain", 5), ("offs", 5))
+        for n in sorted(nights, key=lambda n: (not n.flagged, n.rig, n.night)):
+            table.add_row(
+                safe(n.rig), safe(n.night), safe(round(n.ccd_temp, 1)), safe(n.set_temp),
+                safe(f"{n.off} ⚠" if n.flagged else "0", "bold" if n.flagged else ""), safe(n.gain), safe(n.offset),
+            )  # fmt: skip
+
+    def _rigs(self, rigs: list[G.Rig], changes: list[G.RigChange]) -> None:
+        table = self.query_one("#table-rigs", DataTable)
+        table.clear(columns=True)
+        columns(table, ("rig", 28), ("configurations", 14), ("frames", 6), ("hours", 7), ("last", 10))
+        for r in rigs:
+            config = ", ".join(r.configurations)
+            table.add_row(safe(r.name), safe(config), safe(r.frames), safe(hours(r.hours)), safe(r.last_night))
+        self.query_one("#rig-changes", Static).update(
+            lines(
+                f"Rig changes of {plain(self.target)}:" if changes else "No rig change for this target.",
+                *(f"{c.night}: {' + '.join(c.before)} → {' + '.join(c.after)}" for c in changes),
+            )
+        )
+
+    def _calibration(self, sessions: list[G.Coverage]) -> None:
+        missing = [c for c in sessions if c.missing]
+        self.query_one("#calibration-summary", Static).update(
+            safe(
+                f"{len(missing)} of {len(sessions)} light sessions miss some calibration"
+                if missing
+                else f"All {len(sessions)} light sessions have darks, flats, flat-darks and bias",
+                "bold",
+            )
+        )
+        table = self.query_one("#table-calibration", DataTable)
+        table.clear(columns=True)
+        columns(table, ("night", 10), ("filter", 7), ("exp s", 6), ("dark", 5), ("flat", 5), ("fdark", 5),
+                ("bias", 5), ("missing", 24))  # fmt: skip
+        for c in sorted(sessions, key=lambda c: (not c.missing, c.night)):
+            table.add_row(
+                safe(c.night), safe(c.filter), safe(c.exposure_s), safe(c.darks), safe(c.flats), safe(c.flat_darks),
+                safe(c.biases), safe(", ".join(c.missing), "bold" if c.missing else ""),
+            )  # fmt: skip
