@@ -396,44 +396,74 @@ def calibration(conn: sqlite3.Connection, target: str | None = None, flat_nights
 
 @dataclass(slots=True, frozen=True)
 class Series:
-    """Hours per bin and filter, for a stacked bar chart."""
+    """Hours per bin and filter, for a stacked bar chart on a linear time axis: the bins are every
+    night (or week, month, quarter, year) from the first to the last, empty ones included."""
 
-    bins: list[str]  # 'YYYY-MM-DD', 'YYYY-Www' or 'YYYY-MM'
-    unit: str  # 'night', 'week' or 'month'
+    bins: list[str]  # labels: 'YYYY-MM-DD' (a night; a week by its Monday), 'YYYY-MM', 'YYYY-Qn', 'YYYY'
+    unit: str  # 'night', 'week', 'month', 'quarter' or 'year'
     filters: list[str]
     hours: list[list[float]]  # hours[filter index][bin index]
     rig_changes: list[int]  # bin indices where the rig changed
 
 
-def _bin(night: str, unit: str) -> str:
+_UNITS = ("night", "week", "month", "quarter", "year")
+
+
+def _bin_start(d: date, unit: str) -> date:
     if unit == "night":
-        return night
+        return d
+    if unit == "week":
+        return date.fromordinal(d.toordinal() - d.weekday())
     if unit == "month":
-        return night[:7]
-    y, w, _ = date.fromisoformat(night).isocalendar()
-    return f"{y}-W{w:02d}"
+        return d.replace(day=1)
+    if unit == "quarter":
+        return d.replace(month=(d.month - 1) // 3 * 3 + 1, day=1)
+    return d.replace(month=1, day=1)
+
+
+def _next_bin(d: date, unit: str) -> date:
+    if unit in ("night", "week"):
+        return date.fromordinal(d.toordinal() + (1 if unit == "night" else 7))
+    months = {"month": 1, "quarter": 3, "year": 12}[unit]
+    m = d.month - 1 + months
+    return date(d.year + m // 12, m % 12 + 1, 1)
+
+
+def _label(d: date, unit: str) -> str:
+    if unit in ("night", "week"):
+        return d.isoformat()
+    if unit == "month":
+        return d.isoformat()[:7]
+    if unit == "quarter":
+        return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
+    return str(d.year)
 
 
 def night_series(conn: sqlite3.Connection, target: str, max_bins: int = 40) -> Series:
-    """A target's hours per night by filter — per week or month when the nights would not fit."""
+    """A target's hours per night by filter on a linear time axis — per week, month, quarter or
+    year when the span would not fit ``max_bins`` bars. Aggregated in SQL (the tallies)."""
     rows = conn.execute(
         "SELECT session_date, filter, sum(total_us) FROM tallies WHERE target = ? AND session_date <> '' "
         "GROUP BY session_date, filter ORDER BY session_date",
         (L._none(target) or "",),
     ).fetchall()
-    nights = sorted({r[0] for r in rows})
-    unit = "night"
-    for unit in ("night", "week", "month"):
-        if len({_bin(n, unit) for n in nights}) <= max_bins:
-            break
-    bins = sorted({_bin(n, unit) for n in nights})
-    index = {b: i for i, b in enumerate(bins)}
     filters = sorted({r[1] for r in rows})
-    hours = [[0.0] * len(bins) for _ in filters]
+    if not rows:
+        return Series([], "night", [], [], [])
+    first, last = date.fromisoformat(rows[0][0]), date.fromisoformat(rows[-1][0])
+    for unit in _UNITS:
+        coarsest = unit == _UNITS[-1]  # years: as many as there are, even past max_bins
+        starts = [_bin_start(first, unit)]
+        while starts[-1] < _bin_start(last, unit) and (coarsest or len(starts) <= max_bins):
+            starts.append(_next_bin(starts[-1], unit))
+        if len(starts) <= max_bins or coarsest:
+            break
+    index = {s: i for i, s in enumerate(starts)}
+    hours = [[0.0] * len(starts) for _ in filters]
     for night, filt, us in rows:
-        hours[filters.index(filt)][index[_bin(night, unit)]] += us / 3_600_000_000
-    changes = sorted({index[_bin(c.night, unit)] for c in rig_changes(conn, target)})
-    return Series(bins, unit, [f or "(none)" for f in filters], hours, changes)
+        hours[filters.index(filt)][index[_bin_start(date.fromisoformat(night), unit)]] += us / 3_600_000_000
+    changes = sorted({index[_bin_start(date.fromisoformat(c.night), unit)] for c in rig_changes(conn, target)})
+    return Series([_label(s, unit) for s in starts], unit, [f or "(no filter)" for f in filters], hours, changes)
 
 
 def month_hours(conn: sqlite3.Connection) -> list[tuple[str, float]]:

@@ -164,3 +164,23 @@ def test_cli_rigs_goals_calibration(season, run_scan, ledger_path, capsys) -> No
     with pytest.raises(SystemExit):
         main(["--ledger", str(ledger_path), "rigs", "rename", "only-one"])
     assert Config().flat_nights == 0
+
+
+@pytest.mark.parametrize(("nights", "max_bins", "unit"), [(10, 40, "night"), (200, 40, "week"), (1000, 40, "month"),
+                                                         (1000, 30, "quarter"), (4000, 30, "year"),
+                                                         (15000, 30, "year")])  # fmt: skip
+def test_a_thousand_nights_are_binned_on_a_linear_time_axis(tmp_path, nights, max_bins, unit) -> None:
+    from datetime import date, timedelta
+
+    conn = L.connect(tmp_path / "l.sqlite")
+    start = date(2020, 1, 1)
+    conn.executemany(
+        "INSERT INTO tallies (target, filter, session_date, setup_id, frame_count, total_us) VALUES (?, ?, ?, 1, 1, ?)",
+        [("M81", "Ha" if i % 2 else "OIII", (start + timedelta(days=i)).isoformat(), 3_600_000_000)
+         for i in range(nights)],
+    )  # fmt: skip
+    s = G.night_series(conn, "M81", max_bins=max_bins)
+    assert s.unit == unit and (len(s.bins) <= max_bins or unit == "year")  # 41 years: 41 bars
+    assert sum(map(sum, s.hours)) == pytest.approx(nights)  # every hour lands in a bin
+    assert s.bins == sorted(s.bins) and len(set(s.bins)) == len(s.bins)
+    conn.close()

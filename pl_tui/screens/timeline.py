@@ -83,6 +83,7 @@ class TimelineScreen(Screen[None]):
                 "sensor": G.sensor_nights(conn),
                 "rigs": G.rigs(conn),
                 "changes": G.rig_changes(conn, self.target),
+                "sequencers": G.sequencers(conn),
                 "calibration": G.calibration(
                     conn,
                     self.target,
@@ -100,7 +101,7 @@ class TimelineScreen(Screen[None]):
             self._months(d["months"])
             self._gaps(d["gaps"])
             self._sensor(d["sensor"])
-            self._rigs(d["rigs"], d["changes"])
+            self._rigs(d["rigs"], d["changes"], d["sequencers"])
             self._calibration(d["calibration"])
 
     def _nights(self, s: G.Series) -> None:
@@ -111,7 +112,10 @@ class TimelineScreen(Screen[None]):
         if not s.bins:
             plt.title("no counting frames for this target")
         else:
-            plt.stacked_bar(s.bins, s.hours, labels=[plain(f) for f in s.filters])
+            positions = list(range(1, len(s.bins) + 1))
+            plt.stacked_bar(positions, s.hours, labels=[plain(f) for f in s.filters])
+            step = max(1, len(s.bins) // 5)  # five dates along the axis, not one per bar
+            plt.xticks(positions[::step], s.bins[::step])
             for i in s.rig_changes:
                 plt.vline(i + 1, "red")  # bars stand at 1..n
             plt.title(f"hours per {s.unit}" + (" · red: rig changed" if s.rig_changes else ""))
@@ -163,7 +167,7 @@ class TimelineScreen(Screen[None]):
                 safe(f"{n.off} ⚠" if n.flagged else "0", "bold" if n.flagged else ""), safe(n.gain), safe(n.offset),
             )  # fmt: skip
 
-    def _rigs(self, rigs: list[G.Rig], changes: list[G.RigChange]) -> None:
+    def _rigs(self, rigs: list[G.Rig], changes: list[G.RigChange], programs: list[tuple[str, str, int]]) -> None:
         table = self.query_one("#table-rigs", DataTable)
         table.clear(columns=True)
         columns(table, ("rig", 28), ("configurations", 14), ("frames", 6), ("hours", 7), ("last", 10))
@@ -174,6 +178,7 @@ class TimelineScreen(Screen[None]):
             lines(
                 f"Rig changes of {plain(self.target)}:" if changes else "No rig change for this target.",
                 *(f"{c.night}: {' + '.join(c.before)} → {' + '.join(c.after)}" for c in changes),
+                "Capture programs: " + "; ".join(f"{p} {v} ({n:,})".replace("  ", " ") for p, v, n in programs),
             )
         )
 
