@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
         help="with --watch: rescan every SECONDS instead of waiting for change events (NFS/SMB shares: default 30)",
     )  # fmt: skip
 
+    def add_format(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
     def add_filters(parser: argparse.ArgumentParser, frames: bool) -> None:
         parser.add_argument("--target", help="only this target (as shown, e.g. M31)")
         parser.add_argument("--filter", help="only this filter (as shown, e.g. Ha; '-' for none)")
@@ -78,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     ):
         r = sub.add_parser(name, parents=[common], help=help_)
         add_filters(r, frames=name == "frames")
-        r.add_argument("--format", choices=("table", "csv", "json"), default="table")
+        add_format(r)
 
     e = sub.add_parser("export", parents=[common], help="write a report as CSV or JSON (stdout, or -o FILE)")
     e.add_argument("report", choices=REPORTS)
@@ -124,26 +127,26 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("to_name", nargs="?", metavar="TO")
     a.add_argument("--remove", action="store_true", help="drop the rule for FROM")
     lg = sub.add_parser("log", parents=[common], help="the audit log of retags and alias changes, newest first")
-    lg.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_format(lg)
 
     rg = sub.add_parser("rigs", parents=[common], help="rigs with their hours; rename, merge; rig changes")
     rg.add_argument("action", nargs="?", choices=("list", "rename", "merge", "changes"), default="list")
     rg.add_argument("names", nargs="*", metavar="RIG", help="rename OLD NEW | merge SOURCE INTO")
     rg.add_argument("--target", help="changes: only this target")
-    rg.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_format(rg)
     sq = sub.add_parser("sequencers", parents=[common], help="frames per capture program and version")
-    sq.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_format(sq)
     se = sub.add_parser("sensor", parents=[common], help="sensor temperature vs set-point per rig and night")
     se.add_argument("--rig", help="only this rig (its name)")
     se.add_argument("--flagged", action="store_true", help="only nights with frames more than 1 °C off")
-    se.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_format(se)
     go = sub.add_parser("goals", parents=[common], help="hour goals per target x filter, most starved first")
     go.add_argument("--set", nargs=3, metavar=("TARGET", "FILTER", "HOURS"), help="set a goal (0 removes it)")
-    go.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_format(go)
     ca = sub.add_parser("calibration", parents=[common], help="darks, flats, flat-darks, bias for each light session")
     ca.add_argument("--target", help="only this target")
     ca.add_argument("--missing", action="store_true", help="only sessions missing some calibration")
-    ca.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_format(ca)
 
     d = sub.add_parser("demo", parents=[common], help="build the demo archive and open it")
     d.add_argument("--dir", type=Path, help="where to write the demo archive (default: the user data dir)")
