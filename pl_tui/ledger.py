@@ -828,6 +828,7 @@ def overview(conn: sqlite3.Connection) -> tuple[int, float, int]:
 def rigs_used(conn: sqlite3.Connection, target: str | None, filter: str | None = None) -> list[tuple[str, int, float]]:
     """(rig, frames, hours) of a target's counting frames, most hours first."""
     where, params = _where(target if target is not None else "-", filter, None, None, "t.")
+    _with_rig_names(conn)
     rows = conn.execute(
         f"SELECT {RIG_SQL}, SUM(t.frame_count), SUM(t.total_us) FROM tallies t JOIN setups s ON s.id = t.setup_id"
         f"{where} GROUP BY 1 ORDER BY 3 DESC",
@@ -900,10 +901,16 @@ FRAME_COLUMNS = (
     "session_date", "status", "rig", "sequencer", "night_basis", "reason", "inferred",
 )  # fmt: skip
 
-# The rig's automatic name (SPEC §8): "camera @ telescope", or "camera @ 530mm" without TELESCOP.
-RIG_SQL = """CASE WHEN s.instrume IS NULL AND s.telescop IS NULL AND s.focallen_mm IS NULL THEN NULL
-  ELSE COALESCE(s.instrume, 'unknown camera') || COALESCE(' @ ' || s.telescop,
-       ' @ ' || CAST(CAST(round(s.focallen_mm) AS INTEGER) AS TEXT) || 'mm', '') END"""
+# A frame's rig, as the user named it (SPEC §8): rigs.setup_rigs maps the few setups to names.
+RIG_SQL = "pl_rig(s.id)"
+
+
+def _with_rig_names(conn: sqlite3.Connection) -> None:
+    from .rigs import setup_rigs  # rigs builds on this module: imported late, no cycle
+
+    names = {sid: name for sid, (_key, name, _config) in setup_rigs(conn).items()}
+    conn.create_function("pl_rig", 1, names.get, deterministic=True)
+
 
 # ISO 8601 UTC to the millisecond from integer ms, exactly (no float on the way).
 UTC_SQL = """CASE WHEN e.t_obs_ms IS NULL THEN NULL ELSE
@@ -995,6 +1002,7 @@ def iter_frames(conn: sqlite3.Connection, where: FrameFilter = EVERY_FRAME, page
         if status is not None and status != BUCKET_STATUS[where.bucket]:
             return
         status = BUCKET_STATUS[where.bucket]
+    _with_rig_names(conn)
     sql = f"{_FRAME_SELECT} WHERE {' AND '.join(['f.id > ?', *clauses])} ORDER BY f.id LIMIT ?"
     last = -1
     while True:

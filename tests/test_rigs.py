@@ -184,3 +184,13 @@ def test_a_thousand_nights_are_binned_on_a_linear_time_axis(tmp_path, nights, ma
     assert sum(map(sum, s.hours)) == pytest.approx(nights)  # every hour lands in a bin
     assert s.bins == sorted(s.bins) and len(set(s.bins)) == len(s.bins)
     conn.close()
+
+
+def test_a_renamed_rig_shows_in_reports_and_details(season, run_scan, ledger_path) -> None:
+    run_scan(season)
+    conn = open_ledger(ledger_path)
+    G.rename_rig(conn, "ZWO ASI2600MM Pro @ 530mm", "Big scope")
+    rigs_of_frames = {row[16] for row in L.iter_frames(conn)}  # the Frames report's rig column
+    assert rigs_of_frames == {"ZWO ASI2600MM Pro @ RedCat 51", "Big scope"}
+    assert {r for r, _n, _h in L.rigs_used(conn, "M81")} == {"ZWO ASI2600MM Pro @ RedCat 51", "Big scope"}
+    conn.close()
