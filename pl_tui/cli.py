@@ -116,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
         dest="changes", help="target, filter, image_type or status (accepted|rejected)",
     )  # fmt: skip
     t.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
-    sub.add_parser("undo", parents=[common], help="revert the last retag or alias change (again: the one before)")
+    sub.add_parser("undo", parents=[common], help="revert the last retag, alias or rig change (again: the one before)")
     a = sub.add_parser(
         "alias",
         parents=[common],
@@ -126,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("from_name", nargs="?", metavar="FROM")
     a.add_argument("to_name", nargs="?", metavar="TO")
     a.add_argument("--remove", action="store_true", help="drop the rule for FROM")
-    lg = sub.add_parser("log", parents=[common], help="the audit log of retags and alias changes, newest first")
+    lg = sub.add_parser("log", parents=[common], help="the audit log of retags, aliases and rig names, newest first")
     add_format(lg)
 
     rg = sub.add_parser("rigs", parents=[common], help="rigs with their hours; rename, merge; rig changes")
