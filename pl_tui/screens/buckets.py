@@ -126,6 +126,9 @@ class BucketsScreen(Screen[None]):
         tabs = self.query_one("#buckets-tabs", Tabs)
         for name, n in message.counts.items():
             tabs.query_one(f"#{name}", Tab).label = f"{TITLES[name]} {n:,}"
+        # Tabs measures its underline only when a tab is activated: re-measure for the new widths
+        # (a private method of the exactly pinned Textual; there is no public one)
+        tabs.call_after_refresh(tabs._highlight_active, animate=False)
         self.merges = message.merges
         header = f"{sum(message.counts.values()):,} frames need a look"
         if message.merges:

@@ -39,6 +39,7 @@ class TimelineScreen(Screen[None]):
     def __init__(self, target: str | None) -> None:
         super().__init__()
         self.target = target
+        self.loaded = False  # every tab has its data (tests and snapshots wait for it)
 
     def compose(self) -> ComposeResult:
         yield Static(id="timeline-title")
@@ -103,6 +104,7 @@ class TimelineScreen(Screen[None]):
             self._sensor(d["sensor"])
             self._rigs(d["rigs"], d["changes"], d["sequencers"])
             self._calibration(d["calibration"])
+        self.loaded = True
 
     def _nights(self, s: G.Series) -> None:
         plot = self.query_one("#plot-nights", PlotextPlot)
