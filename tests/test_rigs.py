@@ -190,7 +190,8 @@ def test_a_renamed_rig_shows_in_reports_and_details(season, run_scan, ledger_pat
     run_scan(season)
     conn = open_ledger(ledger_path)
     G.rename_rig(conn, "ZWO ASI2600MM Pro @ 530mm", "Big scope")
-    rigs_of_frames = {row[L.FRAME_COLUMNS.index("rig")] for row in L.iter_frames(conn)}  # the Frames report's rig column
+    column = L.FRAME_COLUMNS.index("rig")  # the Frames report's rig column
+    rigs_of_frames = {row[column] for row in L.iter_frames(conn)}
     assert rigs_of_frames == {"ZWO ASI2600MM Pro @ RedCat 51", "Big scope"}
     assert {r for r, _n, _h in L.rigs_used(conn, "M81")} == {"ZWO ASI2600MM Pro @ RedCat 51", "Big scope"}
     conn.close()
