@@ -67,3 +67,15 @@ async def test_a_goal_set_on_a_filter_shows_as_progress(ledger: Path) -> None:
     conn = L.connect(ledger, create=False)
     assert [(g.target, g.filter, g.goal_hours) for g in G.goals(conn)] == [("M81", "Ha", 10.0)]
     conn.close()
+
+
+async def test_the_nights_chart_fits_80x24(ledger: Path) -> None:
+    app = PlTuiApp(ledger, CONFIG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down", "h")  # M81: three nights, five filters
+        await settle(pilot)
+        plot = app.screen.query_one("#plot-nights", PlotextPlot)
+        assert plot.size.width <= 80 and plot.size.height >= 10
+        chart = plot.plt.build()
+        assert "hours per" in chart and "2024-03" in chart
