@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import importlib.util
 import random
 import sys
 import tempfile
@@ -130,13 +131,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=20261122)
     ap.add_argument("--no-atheris", action="store_true", help="the mutation fuzzer even when atheris is installed")
     args = ap.parse_args()
-    if not args.no_atheris:
-        try:
-            import atheris  # noqa: F401
-        except ImportError:
-            pass
-        else:
-            return run_atheris(args.seconds)
+    if not args.no_atheris and importlib.util.find_spec("atheris") is not None:
+        return run_atheris(args.seconds)
     return run_mutations(args.seconds, args.seed)
 
 
