@@ -473,10 +473,10 @@ def cmd_buckets(args: argparse.Namespace, config: Config) -> int:
     conn = L.connect(_ledger_path(args), create=False)
     try:
         if args.name is None:
-            counts = triage.bucket_counts(conn)
+            counts, merges = triage.overview(conn)
             _emit(args.format, ("bucket", "frames"), list(counts.items()))
             if args.format == "table":
-                for m in triage.merge_suggestions(conn):
+                for m in merges:
                     print(
                         f"{plain(m.source)} ({m.source_frames} frames) and {plain(m.into)} ({m.into_frames}) point "
                         f"{m.separation_deg:.2f}° apart; merge: pl-tui alias target {_quote(m.source)} {_quote(m.into)}"

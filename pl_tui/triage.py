@@ -135,15 +135,28 @@ WHERE {_SUSPECT_BASE} AND (
 """
 
 
-def _targets(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
-    """target → its pointed lights as (identity, ra, dec, setup id, target set by hand)."""
-    by_target: dict[str, list[tuple]] = defaultdict(list)
+@dataclass(slots=True, frozen=True)
+class Pointing:
+    """One target's pointed lights and their robust centre: what both the mis-labelled-frame
+    check and the merge suggestions read, fetched and centred once."""
+
+    target: str
+    frames: list  # (identity, ra, dec, setup id, target set by hand)
+    ra: float
+    dec: float
+
+
+def pointing(conn: sqlite3.Connection) -> list[Pointing]:
+    by_target: dict[str, list] = defaultdict(list)
     for target, *frame in conn.execute(_POINTED):
         by_target[target].append(frame)
-    return by_target
+    return [
+        Pointing(t, frames, *robust_centre([(ra, dec) for _, ra, dec, _, _ in frames]))
+        for t, frames in by_target.items()
+    ]
 
 
-def suspects(conn: sqlite3.Connection) -> dict[int, str]:
+def suspects(conn: sqlite3.Connection, pointed: list[Pointing] | None = None) -> dict[int, str]:
     """identity → why it is suspect ('; '-joined when several rules hold)."""
     fov = {
         sid: field_of_view_deg(n1, n2, pix, fl)
@@ -154,28 +167,23 @@ def suspects(conn: sqlite3.Connection) -> dict[int, str]:
     cos_limit = {sid: math.cos(math.radians(max(MIN_POINTING_DEG, f or 0.0))) for sid, f in fov.items()}
     rad, sin, cos = math.radians, math.sin, math.cos
     out: dict[int, list[str]] = defaultdict(list)
-    for target, frames in _targets(conn).items():
-        if len(frames) < MIN_FRAMES_FOR_CENTRE:
+    for p in pointing(conn) if pointed is None else pointed:
+        if len(p.frames) < MIN_FRAMES_FOR_CENTRE:
             continue
-        cra, cdec = robust_centre([(ra, dec) for _, ra, dec, _, _ in frames])
-        sin_c, cos_c = sin(rad(cdec)), cos(rad(cdec))
-        for ident, ra, dec, sid, by_hand in frames:
+        sin_c, cos_c = sin(rad(p.dec)), cos(rad(p.dec))
+        for ident, ra, dec, sid, by_hand in p.frames:
             d = rad(dec)
-            if sin(d) * sin_c + cos(d) * cos_c * cos(rad(ra - cra)) < cos_limit[sid] and not by_hand:
-                out[ident].append(f"pointing {separation_deg(ra, dec, cra, cdec):.1f}° off {target}")
+            if sin(d) * sin_c + cos(d) * cos_c * cos(rad(ra - p.ra)) < cos_limit[sid] and not by_hand:
+                out[ident].append(f"pointing {separation_deg(ra, dec, p.ra, p.dec):.1f}° off {p.target}")
     for ident, *reasons in conn.execute(_OTHER_RULES):
         out[ident].extend(r for r in reasons if r)
     return {i: "; ".join(r) for i, r in out.items()}
 
 
-def merge_suggestions(conn: sqlite3.Connection) -> list[Merge]:
+def merge_suggestions(conn: sqlite3.Connection, pointed: list[Pointing] | None = None) -> list[Merge]:
     """Pairs of targets whose centres lie within 0.2°, closest first. The name kept is the
     catalogue designation (M31 over "Andromeda Galaxy"), else the one with more frames."""
-    centres = []
-    for target, frames in _targets(conn).items():
-        ra, dec = robust_centre([(ra, dec) for _, ra, dec, _, _ in frames])
-        centres.append((dec, ra, target, len(frames)))
-    centres.sort()
+    centres = sorted((p.dec, p.ra, p.target, len(p.frames)) for p in (pointing(conn) if pointed is None else pointed))
     merges = []
     for i, (dec1, ra1, t1, n1) in enumerate(centres):
         for dec2, ra2, t2, n2 in centres[i + 1 :]:
@@ -199,7 +207,13 @@ _ONE_FILE = (
 )
 
 
-def bucket_counts(conn: sqlite3.Connection) -> dict[str, int]:
+def overview(conn: sqlite3.Connection) -> tuple[dict[str, int], list[Merge]]:
+    """(bucket counts, merge suggestions) from one pass over the pointed lights."""
+    pointed = pointing(conn)
+    return bucket_counts(conn, pointed), merge_suggestions(conn, pointed)
+
+
+def bucket_counts(conn: sqlite3.Connection, pointed: list[Pointing] | None = None) -> dict[str, int]:
     """Frames per bucket, in BUCKETS order."""
     q = conn.execute
     by_status = dict(q("SELECT status, count(*) FROM files WHERE status <> 'accepted' GROUP BY status"))
@@ -207,7 +221,7 @@ def bucket_counts(conn: sqlite3.Connection) -> dict[str, int]:
         "unknown": q(
             f"SELECT count(*) FROM exposures e JOIN setups s ON s.id = e.setup_id WHERE {L.UNKNOWN_SQL}"
         ).fetchone()[0],
-        "suspect": len(suspects(conn)),
+        "suspect": len(suspects(conn, pointed)),
         "duplicates": q(
             f"SELECT count(*) FROM files f JOIN exposures e ON e.id = f.exposure_id WHERE {L.DUPLICATE_SQL}"
         ).fetchone()[0],

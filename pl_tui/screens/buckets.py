@@ -110,7 +110,7 @@ class BucketsScreen(Screen[None]):
     def _count(self) -> None:
         conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
         try:
-            self.post_message(self.Counted(T.bucket_counts(conn), T.merge_suggestions(conn)))
+            self.post_message(self.Counted(*T.overview(conn)))
         finally:
             conn.close()
 
