@@ -188,11 +188,8 @@ class PlTuiApp(App[None]):
             conn.close()
 
     def target_names(self) -> list[str]:
-        conn = L.connect(self.ledger_path, create=False)
-        try:
+        with L.reading(self.ledger_path) as conn:
             return [s.name for s in L.target_summaries(conn) if s.name]
-        finally:
-            conn.close()
 
     # -- scanning
 

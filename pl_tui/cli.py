@@ -380,15 +380,12 @@ def _where(args: argparse.Namespace) -> L.FrameFilter:
 
 
 def cmd_report(args: argparse.Namespace, config: Config) -> int:
-    conn = L.connect(_ledger_path(args), create=False)
-    try:
+    with L.reading(_ledger_path(args)) as conn:
         if args.format == "table":
             _table(report_columns(args.command), report_rows(conn, args.command, _where(args)))
         else:
             with _stdout() as out:
                 write_report(conn, args.command, out, args.format, _where(args))
-    finally:
-        conn.close()
     return EXIT_OK
 
 
@@ -397,8 +394,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("--status and --bucket apply to the frames report")
     if args.report == "astrobin" and not args.target:
         raise UsageError("the astrobin export is for one target: give --target")
-    conn = L.connect(_ledger_path(args), create=False)
-    try:
+    with L.reading(_ledger_path(args)) as conn:
         options = {
             "astrobin_filters": config.astrobin_filters,
             "allow_missing_filter_ids": args.allow_missing_filter_ids,
@@ -409,8 +405,6 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
         else:
             n = export_file(conn, args.report, args.output, args.format, args.force, _where(args), **options)
             print(f"wrote {n} rows to {args.output}", file=sys.stderr)
-    finally:
-        conn.close()
     return EXIT_OK
 
 
@@ -470,8 +464,7 @@ def _table(columns: tuple[str, ...], rows) -> None:
 
 
 def cmd_buckets(args: argparse.Namespace, config: Config) -> int:
-    conn = L.connect(_ledger_path(args), create=False)
-    try:
+    with L.reading(_ledger_path(args)) as conn:
         if args.name is None:
             counts, merges = triage.overview(conn)
             _emit(args.format, ("bucket", "frames"), list(counts.items()))
@@ -484,8 +477,6 @@ def cmd_buckets(args: argparse.Namespace, config: Config) -> int:
         else:
             rows = ((r.path, r.target, r.filter, r.session_date, r.why) for r in triage.bucket_rows(conn, args.name))
             _emit(args.format, BUCKET_COLUMNS, rows)
-    finally:
-        conn.close()
     return EXIT_OK
 
 
@@ -540,11 +531,8 @@ def cmd_undo(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_alias(args: argparse.Namespace, config: Config) -> int:
     if args.kind is None:
-        conn = L.connect(_ledger_path(args), create=False)
-        try:
+        with L.reading(_ledger_path(args)) as conn:
             rows = [(a.kind, a.from_name, a.to_name, a.source, a.frames) for a in R.aliases(conn)]
-        finally:
-            conn.close()
         _emit("table", ("kind", "from", "to", "source", "frames"), rows)
         return EXIT_OK
     if args.from_name is None or (args.to_name is None) != args.remove:
@@ -559,11 +547,8 @@ def cmd_alias(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_log(args: argparse.Namespace, config: Config) -> int:
-    conn = L.connect(_ledger_path(args), create=False)
-    try:
+    with L.reading(_ledger_path(args)) as conn:
         entries = R.audit_log(conn, limit=10_000)
-    finally:
-        conn.close()
     rows = [
         (e.id, e.when, e.action, e.selection, e.description, e.frames, "undone" if e.undone_ms else "") for e in entries
     ]
@@ -573,15 +558,6 @@ def cmd_log(args: argparse.Namespace, config: Config) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # rigs, sequencers, sensor, goals, calibration
-
-
-@contextlib.contextmanager
-def _reading(args: argparse.Namespace):
-    conn = L.connect(_ledger_path(args), create=False)
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 def cmd_rigs(args: argparse.Namespace, config: Config) -> int:
@@ -595,7 +571,7 @@ def cmd_rigs(args: argparse.Namespace, config: Config) -> int:
             change = G.rename_rig if args.action == "rename" else G.merge_rigs
             print(plain(change(conn, *args.names)) + "  (revert: pl-tui undo)")
         return EXIT_OK
-    with _reading(args) as conn:
+    with L.reading(_ledger_path(args)) as conn:
         if args.action == "changes":
             rows = [
                 (c.target, c.night, "; ".join(c.before), "; ".join(c.after)) for c in G.rig_changes(conn, args.target)
@@ -618,7 +594,7 @@ def cmd_rigs(args: argparse.Namespace, config: Config) -> int:
 def cmd_sequencers(args: argparse.Namespace, config: Config) -> int:
     from . import rigs as G
 
-    with _reading(args) as conn:
+    with L.reading(_ledger_path(args)) as conn:
         _emit(args.format, ("sequencer", "software", "frame_count"), G.sequencers(conn))
     return EXIT_OK
 
@@ -626,7 +602,7 @@ def cmd_sequencers(args: argparse.Namespace, config: Config) -> int:
 def cmd_sensor(args: argparse.Namespace, config: Config) -> int:
     from . import rigs as G
 
-    with _reading(args) as conn:
+    with L.reading(_ledger_path(args)) as conn:
         nights = [n for n in G.sensor_nights(conn, args.rig) if n.flagged or not args.flagged]
     rows = [(n.rig, n.night, n.frames, round(n.ccd_temp, 2), n.set_temp, n.off, n.gain, n.offset) for n in nights]
     _emit(args.format, ("rig", "night", "frame_count", "ccd_temp", "set_temp", "frames_off", "gain", "offset"), rows)
@@ -648,7 +624,7 @@ def cmd_goals(args: argparse.Namespace, config: Config) -> int:
             G.set_goal(
                 conn, R.normalise_value("target", target) or target, R.normalise_value("filter", filt) or filt, hours
             )
-    with _reading(args) as conn:
+    with L.reading(_ledger_path(args)) as conn:
         rows = [
             (g.target, g.filter, g.goal_hours, round(g.hours, 4), round(100 * g.fraction, 1))
             for g in G.goals(conn, config.goals)
@@ -660,7 +636,7 @@ def cmd_goals(args: argparse.Namespace, config: Config) -> int:
 def cmd_calibration(args: argparse.Namespace, config: Config) -> int:
     from . import rigs as G
 
-    with _reading(args) as conn:
+    with L.reading(_ledger_path(args)) as conn:
         sessions = [c for c in G.calibration(conn, args.target, config.flat_nights) if c.missing or not args.missing]
     rows = [
         (c.night, c.target, c.filter, c.camera, c.exposure_s, c.frames, c.darks, c.flats, c.flat_darks, c.biases,
@@ -698,13 +674,10 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     if not args.headless:
         return _run_app(ledger_path, demo_config, [str(archive)])
     rc = _run_scan(ledger_path, [str(archive)], demo_config, False, None, True)
-    conn = L.connect(ledger_path, create=False)
-    try:
+    with L.reading(ledger_path) as conn:
         print()
         _emit("table", report_columns("totals"), report_rows(conn, "totals"))
         print("buckets: " + ", ".join(f"{k} {n}" for k, n in triage.bucket_counts(conn).items()))
-    finally:
-        conn.close()
     print(f"\nexplore it:  pl-tui --ledger {ledger_path} sessions --target M81")
     return rc
 

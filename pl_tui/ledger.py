@@ -287,15 +287,21 @@ CREATE TABLE goals (
 
 
 @contextlib.contextmanager
+def reading(ledger_path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
+    """The ledger open to read (it must exist), closed afterwards. Never waits for a writer (WAL)."""
+    conn = connect(ledger_path, create=False)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
 def writing(ledger_path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
     """The ledger open for a change (retag, undo, alias) under the writer lock, without waiting:
     while a scan runs, LedgerBusy says so."""
-    with writer_lock(ledger_path):
-        conn = connect(ledger_path, create=False)
-        try:
-            yield conn
-        finally:
-            conn.close()
+    with writer_lock(ledger_path), reading(ledger_path) as conn:
+        yield conn
 
 
 # ---------------------------------------------------------------------------------------------
@@ -610,7 +616,7 @@ class LedgerWriter:
         self._begin()
         conn = self.conn
         idents: set[int] = set()
-        for chunk in _chunks(ids, 500):
+        for chunk in chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
             idents.update(
                 r[0]
@@ -626,13 +632,13 @@ class LedgerWriter:
 def _existing_identities(conn: sqlite3.Connection, idents: set[int]) -> set[int]:
     out: set[int] = set()
     items = list(idents)
-    for chunk in _chunks(items, 500):
+    for chunk in chunks(items, 500):
         marks = ",".join("?" * len(chunk))
         out.update(r[0] for r in conn.execute(f"SELECT identity FROM exposures WHERE identity IN ({marks})", chunk))
     return out
 
 
-def _chunks(items: list, n: int) -> Iterator[list]:
+def chunks(items: list, n: int) -> Iterator[list]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
 
@@ -645,7 +651,7 @@ def begin_scan(conn: sqlite3.Connection, roots: Sequence[str]) -> int:
     _close_dead_scans(conn)
     return conn.execute(
         "INSERT INTO scans (pid, started_ms, state, roots) VALUES (?, ?, 'running', ?)",
-        (os.getpid(), _now_ms(), "\n".join(roots)),
+        (os.getpid(), now_ms(), "\n".join(roots)),
     ).lastrowid  # type: ignore[return-value]
 
 
@@ -654,7 +660,7 @@ def finish_scan(conn: sqlite3.Connection, scan_id: int, state: str, counts: dict
         "UPDATE scans SET finished_ms = ?, state = ?, found = ?, new = ?, changed = ?, unchanged = ?, "
         "unreadable = ?, missing = ?, deferred = ? WHERE id = ?",
         (
-            _now_ms(),
+            now_ms(),
             state,
             *(counts.get(k, 0) for k in ("found", "new", "changed", "unchanged", "unreadable", "missing", "deferred")),
             scan_id,
@@ -667,7 +673,7 @@ def _close_dead_scans(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE scans SET state = 'interrupted' WHERE state = 'running'")
 
 
-def _now_ms() -> int:
+def now_ms() -> int:
     return int(time.time() * 1000)
 
 
@@ -703,8 +709,8 @@ def _where(
     """WHERE over tallies: '' stands for none there (the CLI spells it '-')."""
     clauses, params = [], []
     for column, op, value in (
-        ("target", "=", _key(target)),
-        ("filter", "=", _key(filter)),
+        ("target", "=", tally_key(target)),
+        ("filter", "=", tally_key(filter)),
         ("session_date", ">=", since),
         ("session_date", "<=", until),
     ):
@@ -777,7 +783,7 @@ def sessions(
     return out
 
 
-def _key(v: str | None) -> str | None:
+def tally_key(v: str | None) -> str | None:
     """A user's filter value → the tallies key ('' stands for none; the CLI spells it '-')."""
     if v is None:
         return None
@@ -805,7 +811,7 @@ def target_summaries(conn: sqlite3.Connection, search: str | None = None) -> lis
 
 
 def filter_summaries(conn: sqlite3.Connection, target: str | None) -> list[Summary]:
-    return _summaries(conn, "filter", " WHERE target = ?", [_key(target) if target is not None else ""])
+    return _summaries(conn, "filter", " WHERE target = ?", [tally_key(target) if target is not None else ""])
 
 
 def _summaries(conn: sqlite3.Connection, column: str, where: str, params: list) -> list[Summary]:
@@ -975,7 +981,7 @@ def iter_frames(conn: sqlite3.Connection, where: FrameFilter = EVERY_FRAME, page
     for column, value in (("e.eff_target", where.target), ("e.eff_filter", where.filter)):
         if value is None:
             continue
-        if _key(value) == "":  # frames that have none (not files that have no header at all)
+        if tally_key(value) == "":  # frames that have none (not files that have no header at all)
             clauses.append(f"e.identity IS NOT NULL AND {column} IS NULL")
         else:
             clauses.append(f"{column} = ?")

@@ -148,7 +148,7 @@ def select(conn: sqlite3.Connection, where: Where) -> set[int]:
 def identities_of_files(conn: sqlite3.Connection, file_ids: Iterable[int]) -> set[int]:
     """The exposures behind some files (the TUI marks files; a retag changes their exposures)."""
     out: set[int] = set()
-    for chunk in L._chunks(list(file_ids), 500):
+    for chunk in L.chunks(list(file_ids), 500):
         marks = ",".join("?" * len(chunk))
         out.update(
             r[0]
@@ -250,7 +250,7 @@ def retag(
         audit_id = conn.execute(
             "INSERT INTO audit (at_ms, action, selection, field, new_value, frame_count, old_values) "
             "VALUES (?, 'retag', ?, ?, ?, ?, ?)",
-            (L._now_ms(), selection, ",".join(changes), json.dumps(values), pv.frames, json.dumps(pv.old_values)),
+            (L.now_ms(), selection, ",".join(changes), json.dumps(values), pv.frames, json.dumps(pv.old_values)),
         ).lastrowid
         conn.execute(
             "INSERT INTO audit_items (audit_id, identity, old_value) "
@@ -326,7 +326,7 @@ def _put_alias(conn: sqlite3.Connection, kind: str, source: str, into: str | Non
             "INSERT INTO aliases (kind, from_name, to_name, source, created_ms) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (kind, from_name) DO UPDATE SET to_name = excluded.to_name, source = excluded.source, "
             "created_ms = excluded.created_ms",
-            (kind, source, into, origin, L._now_ms()),
+            (kind, source, into, origin, L.now_ms()),
         )
     _apply_alias(conn, kind, source, into)
 
@@ -367,7 +367,7 @@ def set_alias(conn: sqlite3.Connection, kind: str, from_text: str, to_text: str 
         audit_id = conn.execute(
             "INSERT INTO audit (at_ms, action, selection, field, new_value, frame_count, undo) "
             "VALUES (?, 'alias', ?, ?, ?, ?, ?)",
-            (L._now_ms(), source, kind, json.dumps(into), moving, json.dumps(previous)),
+            (L.now_ms(), source, kind, json.dumps(into), moving, json.dumps(previous)),
         ).lastrowid
     return Result(audit_id, moving, description)
 
@@ -477,7 +477,7 @@ def undo(conn: sqlite3.Connection) -> AuditEntry | None:
             previous = json.loads(row[9]) if row[9] else None  # [to_name, source] before, or None
             into, origin = previous if previous else (None, "user")
             _put_alias(conn, row[4], row[3], into, origin)
-        conn.execute("UPDATE audit SET undone_ms = ? WHERE id = ?", (L._now_ms(), entry.id))
+        conn.execute("UPDATE audit SET undone_ms = ? WHERE id = ?", (L.now_ms(), entry.id))
     return entry
 
 

@@ -144,7 +144,7 @@ def _set_rule(conn: sqlite3.Connection, key: str, name: str | None, merged_into:
     return conn.execute(
         "INSERT INTO audit (at_ms, action, selection, field, new_value, frame_count, undo) "
         "VALUES (?, 'rig', ?, ?, ?, 0, ?)",
-        (L._now_ms(), key, what, json.dumps([name, merged_into]), json.dumps(list(previous) if previous else None)),
+        (L.now_ms(), key, what, json.dumps([name, merged_into]), json.dumps(list(previous) if previous else None)),
     ).lastrowid  # type: ignore[return-value]
 
 
@@ -445,7 +445,7 @@ def night_series(conn: sqlite3.Connection, target: str, max_bins: int = 40) -> S
     rows = conn.execute(
         "SELECT session_date, filter, sum(total_us) FROM tallies WHERE target = ? AND session_date <> '' "
         "GROUP BY session_date, filter ORDER BY session_date",
-        (L._none(target) or "",),
+        (L.tally_key(target),),
     ).fetchall()
     filters = sorted({r[1] for r in rows})
     if not rows:

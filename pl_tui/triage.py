@@ -261,7 +261,7 @@ def bucket_rows(conn: sqlite3.Connection, name: str) -> list[BucketFrame]:
     elif name == "suspect":
         why = suspects(conn)
         rows = []
-        for chunk in L._chunks(list(why), 500):
+        for chunk in L.chunks(list(why), 500):
             rows += [
                 (*r, why[r[1]])
                 for r in conn.execute(

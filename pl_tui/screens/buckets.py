@@ -108,19 +108,13 @@ class BucketsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="bucket-counts")
     def _count(self) -> None:
-        conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
-        try:
+        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
             self.post_message(self.Counted(*T.overview(conn)))
-        finally:
-            conn.close()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="bucket-rows")
     def _load(self, name: str) -> None:
-        conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
-        try:
+        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
             self.post_message(self.BucketLoaded(name, T.bucket_rows(conn, name)))
-        finally:
-            conn.close()
 
     def on_buckets_screen_counted(self, message: Counted) -> None:
         tabs = self.query_one("#buckets-tabs", Tabs)
@@ -316,8 +310,7 @@ class RetagModal(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retag-preview")
     def _preview(self, field: str, text: str) -> None:
-        conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
-        try:
+        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
             if self.identities is None:
                 self.identities = R.identities_of_files(conn, self.file_ids)
             known = R.known_values(conn, field)
@@ -332,8 +325,6 @@ class RetagModal(ModalScreen[None]):
             pv = R.preview(conn, self.identities, {field: value})
             text_out = "Retag " + pv.describe({field: value}) if pv.frames else "No frame would change"
             self.post_message(self.Previewed(text_out, pv.frames, known))
-        finally:
-            conn.close()
 
     def on_retag_modal_previewed(self, message: Previewed) -> None:
         self.query_one("#retag-preview", Static).update(safe(message.text, "bold" if message.frames else "dim"))
@@ -392,11 +383,8 @@ class AuditModal(ModalScreen[None]):
 
     @work(thread=True, exit_on_error=False)
     def _load(self) -> None:
-        conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
-        try:
+        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
             entries = R.audit_log(conn)
-        finally:
-            conn.close()
         self.app.call_from_thread(self._show, entries)
 
     def _show(self, entries: list[R.AuditEntry]) -> None:

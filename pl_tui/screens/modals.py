@@ -80,8 +80,7 @@ class ExportModal(ModalScreen[tuple[int, str] | None]):
         app = self.app
         fmt = "json" if path.lower().endswith(".json") else "csv"
         try:
-            conn = L.connect(app.ledger_path, create=False)  # type: ignore[attr-defined]
-            try:
+            with L.reading(app.ledger_path) as conn:  # type: ignore[attr-defined]
                 n = export_file(
                     conn,
                     report,
@@ -91,8 +90,6 @@ class ExportModal(ModalScreen[tuple[int, str] | None]):
                     L.FrameFilter(target=target, filter=filt),
                     astrobin_filters=app.config.astrobin_filters,  # type: ignore[attr-defined]
                 )
-            finally:
-                conn.close()
         except (ExportError, L.LedgerError, OSError) as e:
             app.call_from_thread(self._failed, str(e))
             return

@@ -103,8 +103,7 @@ class TargetsScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="tree")
     def _load(self, tree_node: TreeNode | None, node: Node, search: str | None = None) -> None:
-        conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
-        try:
+        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
             if node.kind == "root":
                 rows = L.target_summaries(conn, search)
                 self._goals = {(g.target, g.filter): g for g in G.goals(conn, self.app.config.goals)}  # type: ignore[attr-defined]
@@ -114,8 +113,6 @@ class TargetsScreen(Screen[None]):
             elif node.kind == "filter":
                 target, filt = node.target or "-", node.filter or "-"
                 self.post_message(self.Loaded(tree_node, L.sessions(conn, target, filt)))
-        finally:
-            conn.close()
 
     def on_targets_screen_loaded(self, message: TargetsScreen.Loaded) -> None:
         tree = self.query_one("#targets-tree", Tree)
@@ -178,8 +175,7 @@ class TargetsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="details")
     def _details(self, node: Node) -> None:
-        conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
-        try:
+        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
             target, filt = node.target or "-", node.filter
             if node.kind == "night":
                 frames = L.night_frames(conn, node.night or "", node.target, node.filter)
@@ -188,8 +184,6 @@ class TargetsScreen(Screen[None]):
                 sessions = L.sessions(conn, target, (filt or "-") if node.kind == "filter" else None)
                 rigs = L.rigs_used(conn, node.target, (filt or "-") if node.kind == "filter" else None)
                 self.post_message(self.Detailed(node, sessions, rigs, []))
-        finally:
-            conn.close()
 
     def on_targets_screen_detailed(self, message: TargetsScreen.Detailed) -> None:
         node = message.node

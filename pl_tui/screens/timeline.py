@@ -74,8 +74,7 @@ class TimelineScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _load(self, width: int) -> None:
-        conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
-        try:
+        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
             data = {
                 # about 3 cells a bar: the chart stays readable whatever the number of nights
                 "series": G.night_series(conn, self.target or "-", max_bins=max(8, (width - 10) // 3)),
@@ -91,8 +90,6 @@ class TimelineScreen(Screen[None]):
                     self.app.config.flat_nights,  # type: ignore[attr-defined]
                 ),
             }
-        finally:
-            conn.close()
         self.post_message(self.Loaded(data))
 
     def on_timeline_screen_loaded(self, message: Loaded) -> None:
