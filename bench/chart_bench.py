@@ -14,7 +14,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -24,19 +23,14 @@ sys.path.insert(0, str(HERE))
 
 from plotext._figure import _figure_class
 from results import replace_section
-from scan_bench import build_query_ledger
+from scan_bench import best_seconds, query_ledger
 
 from pl_tui import ledger as L
 from pl_tui import rigs as G
 
 
 def best_ms(fn, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best * 1000
+    return best_seconds(fn, repeat) * 1000
 
 
 def timeline(conn, target: str) -> dict:
@@ -88,11 +82,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     figures = []
     for n in (100_000, 1_000_000):
-        path = args.work / f"query-{n}.sqlite"
-        if not path.exists():
-            print(f"building a {n:,}-frame ledger …", flush=True)
-            build_query_ledger(path, n)
-        figures.append(measure(path))
+        figures.append(measure(query_ledger(args.work, n)))
         frames, target, nights, load, drawing, base = figures[-1]
         print(f"{frames:,} frames ({target}, {nights} nights): data {load:.0f} ms, drawing {drawing:.0f} ms; "
               f"totals {base:.1f} ms", flush=True)  # fmt: skip

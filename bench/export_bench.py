@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from results import replace_section
-from scan_bench import build_query_ledger
+from scan_bench import query_ledger
 
 from pl_tui import ledger as L
 from pl_tui.export import export_file
@@ -36,10 +36,7 @@ def main() -> None:
     ap.add_argument("--record", action="store_true")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    ledger = args.work / f"query-{args.frames}.sqlite"
-    if not ledger.exists():
-        print(f"building a {args.frames}-frame ledger …", flush=True)
-        build_query_ledger(ledger, args.frames)
+    ledger = query_ledger(args.work, args.frames)
     conn = L.connect(ledger, create=False)
     n_files = conn.execute("SELECT count(*) FROM files").fetchone()[0]
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from results import replace_section
-from scan_bench import build_query_ledger
+from scan_bench import best_seconds, query_ledger
 
 from pl_tui import ledger as L
 from pl_tui import triage as T
@@ -37,27 +37,10 @@ from pl_tui import triage as T
 EXE = shutil.which("pl-tui") or str(Path(sys.executable).with_name("pl-tui"))
 
 
-def ledger_of(work: Path, n: int) -> Path:
-    path = work / f"query-{n}.sqlite"
-    if not path.exists():
-        print(f"building a {n:,}-frame ledger …", flush=True)
-        build_query_ledger(path, n)
-    return path
-
-
 def cli(ledger: Path, *argv: str) -> tuple[float, str]:
     t = time.perf_counter()
     out = subprocess.run([EXE, "--ledger", str(ledger), *argv], capture_output=True, text=True, check=True).stdout
     return time.perf_counter() - t, out.strip()
-
-
-def best_of(fn, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def main() -> None:
@@ -67,7 +50,7 @@ def main() -> None:
     ap.add_argument("--record", action="store_true")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    source = ledger_of(args.work, args.frames)
+    source = query_ledger(args.work, args.frames)
     ledger = args.work / "retag.sqlite"
     ledger.unlink(missing_ok=True)
     conn = L.connect(source)  # migrates an older bench ledger first
@@ -90,13 +73,13 @@ def main() -> None:
     conn.execute("UPDATE exposures SET ov_target = 'M999'")
     floor_sql = time.perf_counter() - t
     conn.execute("ROLLBACK")
-    counts_small = best_of(lambda: T.bucket_counts(conn))
+    counts_small = best_seconds(lambda: T.bucket_counts(conn))
     conn.close()
     big = args.work / "query-1000000.sqlite"
     counts_big = None
     if big.exists():
         conn = L.connect(big)
-        counts_big = best_of(lambda: T.bucket_counts(conn), repeat=2)
+        counts_big = best_seconds(lambda: T.bucket_counts(conn), repeat=2)
         conn.close()
     print(
         f"retag {args.frames:,} frames {retag_s:.2f} s, undo {undo_s:.2f} s; `pl-tui totals` {floor_cli:.2f} s; "

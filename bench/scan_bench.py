@@ -161,15 +161,31 @@ def build_query_ledger(path: Path, n: int) -> float:
     return time.perf_counter() - t0
 
 
-def time_query(path: Path, fn, repeat: int = 5) -> float:
-    conn = L.connect(path, create=False)
+def query_ledger(work: Path, n: int) -> Path:
+    """The synthetic n-frame ledger the query, export, retag, chart and TUI benchmarks share."""
+    path = work / f"query-{n}.sqlite"
+    if not path.exists():
+        print(f"building a {n:,}-frame ledger …", flush=True)
+        build_query_ledger(path, n)
+    return path
+
+
+def best_seconds(fn, repeat: int = 3) -> float:
+    """The fastest of ``repeat`` calls: the figure least disturbed by a shared machine."""
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
-        fn(conn)
+        fn()
         best = min(best, time.perf_counter() - t)
-    conn.close()
-    return best * 1000
+    return best
+
+
+def time_query(path: Path, fn, repeat: int = 5) -> float:
+    conn = L.connect(path, create=False)
+    try:
+        return best_seconds(lambda: fn(conn), repeat) * 1000
+    finally:
+        conn.close()
 
 
 def main() -> None:

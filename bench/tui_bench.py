@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from results import replace_section
-from scan_bench import build_query_ledger, generate
+from scan_bench import generate, query_ledger
 
 from pl_tui.app import PlTuiApp
 from pl_tui.config import Config
@@ -93,10 +93,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     results = {}
     for n in (100_000, 1_000_000):
-        ledger = args.work / f"query-{n}.sqlite"
-        if not ledger.exists():
-            print(f"building a {n:,}-frame ledger …", flush=True)
-            build_query_ledger(ledger, n)
+        ledger = query_ledger(args.work, n)
         ms = min(asyncio.run(time_targets(ledger)) for _ in range(3))
         results[n] = ms
         print(f"Targets on a {n:,}-frame ledger: tree filled {ms:.0f} ms after start", flush=True)
