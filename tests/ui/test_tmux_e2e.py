@@ -40,20 +40,28 @@ def wait_for(session: str, text: str, timeout: float = 60) -> str:
     raise AssertionError(f"{text!r} never appeared; the screen was:\n{pane(session)}")
 
 
-def test_scan_read_export_quit(tmp_path: Path) -> None:
+EXE = shutil.which("pl-tui") or str(Path(sys.executable).with_name("pl-tui"))
+
+
+def launch(tmp_path: Path, name: str) -> tuple[str, Path, Path]:
+    """The demo archive, a config without settle window (its files were just written), and the
+    real binary scanning it in an 80×24 tmux session run from tmp_path. → (session, archive, ledger)"""
     archive = tmp_path / "archive"
     build_demo_archive(archive)
-    exe = shutil.which("pl-tui") or str(Path(sys.executable).with_name("pl-tui"))
     ledger = tmp_path / "ledger.sqlite"
-    session = f"pl-tui-e2e-{os.getpid()}"
     (tmp_path / "cfg" / "pl-tui").mkdir(parents=True)
-    (tmp_path / "cfg" / "pl-tui" / "config.toml").write_text("settle_seconds = 0\n")  # just written
-    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "TERM": "xterm-256color"}
+    (tmp_path / "cfg" / "pl-tui" / "config.toml").write_text("settle_seconds = 0\n")
+    session = f"pl-tui-{name}-{os.getpid()}"
     command = (
-        f"cd {tmp_path} && env {' '.join(f'{k}={v}' for k, v in env.items())} "
-        f"{exe} --ledger {ledger} {archive}; echo PL-TUI-EXITED rc=$?; sleep 60"
+        f"cd {tmp_path} && env HOME={tmp_path} XDG_CONFIG_HOME={tmp_path / 'cfg'} TERM=xterm-256color "
+        f"{EXE} --ledger {ledger} {archive}; echo PL-TUI-EXITED rc=$?; sleep 60"
     )
     subprocess.run([TMUX, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command], check=True)
+    return session, archive, ledger
+
+
+def test_scan_read_export_quit(tmp_path: Path) -> None:
+    session, _archive, _ledger = launch(tmp_path, "e2e")
     try:
         screen = wait_for(session, "193 frames")  # the scan ran and landed on Targets
         m31 = next(line for line in screen.splitlines() if "M31" in line)
@@ -73,17 +81,7 @@ def test_scan_read_export_quit(tmp_path: Path) -> None:
 
 def test_a_closed_ssh_session_ends_the_app_cleanly(tmp_path: Path) -> None:
     """SSH drops the connection: the app gets SIGHUP and must leave, not hang or spin."""
-    archive = tmp_path / "archive"
-    build_demo_archive(archive)
-    exe = shutil.which("pl-tui") or str(Path(sys.executable).with_name("pl-tui"))
-    (tmp_path / "cfg" / "pl-tui").mkdir(parents=True)
-    (tmp_path / "cfg" / "pl-tui" / "config.toml").write_text("settle_seconds = 0\n")
-    session = f"pl-tui-hup-{os.getpid()}"
-    command = (
-        f"env HOME={tmp_path} XDG_CONFIG_HOME={tmp_path / 'cfg'} TERM=xterm-256color "
-        f"{exe} --ledger {tmp_path / 'l.sqlite'} {archive}; echo PL-TUI-EXITED rc=$?; sleep 60"
-    )
-    subprocess.run([TMUX, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command], check=True)
+    session, _archive, _ledger = launch(tmp_path, "hup")
     try:
         wait_for(session, "193 frames")
         shell = subprocess.run(
@@ -99,23 +97,12 @@ def test_a_closed_ssh_session_ends_the_app_cleanly(tmp_path: Path) -> None:
 def test_retag_a_suspect_frame_then_undo(tmp_path: Path) -> None:
     """Buckets → Suspect → the mis-labelled frame → r → its real target → Enter; the totals
     change; Ctrl+Z puts them back. The archive's bytes never change."""
-    archive = tmp_path / "archive"
-    build_demo_archive(archive)
-    digest = tree_digest(archive, limit=1 << 20)
-    exe = shutil.which("pl-tui") or str(Path(sys.executable).with_name("pl-tui"))
-    ledger = tmp_path / "ledger.sqlite"
-    (tmp_path / "cfg" / "pl-tui").mkdir(parents=True)
-    (tmp_path / "cfg" / "pl-tui" / "config.toml").write_text("settle_seconds = 0\n")
-    session = f"pl-tui-retag-{os.getpid()}"
-    command = (
-        f"env HOME={tmp_path} XDG_CONFIG_HOME={tmp_path / 'cfg'} TERM=xterm-256color "
-        f"{exe} --ledger {ledger} {archive}; echo PL-TUI-EXITED rc=$?; sleep 60"
-    )
-    subprocess.run([TMUX, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command], check=True)
+    session, archive, ledger = launch(tmp_path, "retag")
+    digest = tree_digest(archive, limit=1 << 20)  # the scan starts at once: nothing it does writes
 
     def ngc7000_frames() -> int:
         out = subprocess.run(
-            [exe, "--ledger", str(ledger), "totals", "--target", "NGC7000", "--filter", "Ha", "--format", "csv"],
+            [EXE, "--ledger", str(ledger), "totals", "--target", "NGC7000", "--filter", "Ha", "--format", "csv"],
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
         return int(out.splitlines()[1].split(",")[3])
