@@ -16,11 +16,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import contextlib
+import ctypes
 import fnmatch
 import multiprocessing
 import os
 import re
+import signal
 import stat as stat_mod
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -256,9 +259,68 @@ def _lower_priority(nice: int) -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: the kernel SIGKILLs this reader when the scanner dies (kill -9 included), so no
+    reader outlives a scan. The scanner that spawned it may already be gone: then leave now."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _reader_started(parent_pid: int, nice: int) -> None:
+    """Initializer of every reader process."""
+    _die_with_parent(parent_pid)
+    if nice:
+        _lower_priority(nice)
+
+
+def _has_real_fd(stream: object) -> bool:
+    try:
+        return stream.fileno() >= 0  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+_tracker_lock = threading.Lock()
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (the reader pool's semaphores register with it)
+    so that it works from any host. The tracker is given ``sys.stderr.fileno()`` to write to;
+    a TUI (Textual) replaces ``sys.stderr`` with an object whose fileno() is -1, and the spawn
+    then fails with "bad value(s) in fds_to_keep". Then it gets /dev/null: its only output, a
+    leak warning after a crash, must not land on a full-screen app's terminal either.
+
+    The tracker ends by itself when the last process holding its pipe — this one and the
+    readers — is gone, which the readers' parent-death signal guarantees after a kill -9."""
+    from multiprocessing import resource_tracker
+
+    with _tracker_lock:
+        if _has_real_fd(sys.stderr):
+            resource_tracker.ensure_running()
+            return
+        saved = sys.stderr
+        with open(os.devnull, "w") as devnull:
+            sys.stderr = devnull
+            try:
+                resource_tracker.ensure_running()
+            finally:
+                sys.stderr = saved
+
+
 class _Readers:
     """Runs read_batch first on threads in this process; past PROCESS_THRESHOLD files it
-    starts worker processes (spawned, so it is safe from a threaded TUI)."""
+    starts worker processes (spawned, so it is safe from a threaded TUI).
+
+    The kernel counts the *thread* that spawned a reader as its parent for the parent-death
+    signal: the pool is started and shut down by the scanning thread (``close`` before the scan
+    returns), never left behind for another thread."""
 
     def __init__(self, workers: int, threads: int, opener: Opener, nice: int = 0) -> None:
         self.nice = nice
@@ -284,11 +346,12 @@ class _Readers:
     def submit(self, items: list[Item], rule: NightRule) -> cf.Future[BatchResult]:
         self.submitted += len(items)
         if self._procs is None and self.workers > 0 and self.submitted > PROCESS_THRESHOLD:
+            _start_resource_tracker()
             self._procs = cf.ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_lower_priority if self.nice else None,
-                initargs=(self.nice,) if self.nice else (),
+                initializer=_reader_started,
+                initargs=(os.getpid(), self.nice),
             )
         if self._procs is not None:
             return self._procs.submit(read_batch, items, rule, self.threads, self.opener)
