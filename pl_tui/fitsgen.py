@@ -71,7 +71,9 @@ def _pad(text: str) -> str:
     return text[:CARD].ljust(CARD)
 
 
-def header_bytes(cards: Iterable[Card], naxis: Sequence[int] = (), bitpix: int = 16) -> bytes:
+def header_bytes(
+    cards: Iterable[Card], naxis: Sequence[int] = (), bitpix: int = 16, encoding: str = "utf-8"
+) -> bytes:
     """A primary header: SIMPLE/BITPIX/NAXIS first, the given cards, END, padded to blocks."""
     lines = format_card("SIMPLE", True) + format_card("BITPIX", bitpix)
     lines += format_card("NAXIS", len(naxis))
@@ -83,9 +85,9 @@ def header_bytes(cards: Iterable[Card], naxis: Sequence[int] = (), bitpix: int =
         else:
             lines += format_card(*c)
     lines.append(_pad("END"))
-    text = "".join(lines)
-    text += " " * (-len(text) % BLOCK)
-    return text.encode("latin-1")
+    # each card is 80 bytes: UTF-8 text (as N.I.N.A. writes accented names) takes fewer characters
+    data = b"".join(line.rstrip().encode(encoding)[:CARD].ljust(CARD) for line in lines)
+    return data + b" " * (-len(data) % BLOCK)
 
 
 def data_size(naxis: Sequence[int], bitpix: int = 16) -> int:
@@ -103,9 +105,10 @@ def write_fits(
     naxis: Sequence[int] = (16, 16),
     bitpix: int = 16,
     sparse: bool = True,
+    encoding: str = "utf-8",
 ) -> None:
     """Write a FITS file with a data unit of the right size (a hole when sparse: no disk used)."""
-    head = header_bytes(cards, naxis, bitpix)
+    head = header_bytes(cards, naxis, bitpix, encoding)
     size = data_size(naxis, bitpix)
     with open(path, "wb") as f:
         f.write(head)

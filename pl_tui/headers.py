@@ -19,6 +19,7 @@ import gzip
 import math
 import os
 import re
+import stat
 import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -50,6 +51,7 @@ class RawHeader:
     cards: dict[str, object]
     header_bytes: bytes
     kind: str  # "fits", "fits.gz", "fits.fz", "xisf"
+    size: int = 0  # the file's size in bytes: part of the identity of a frame without DATE-OBS
 
 
 def header_kind(name: str) -> str | None:
@@ -196,8 +198,17 @@ def _parsed_cards(header: bytes) -> list[tuple[str | None, object, bool]]:
             cache.clear()
         for i, hit in enumerate(parsed):
             if hit is None:
-                parsed[i] = cache[cards[i]] = parse_card(cards[i].decode("latin-1"))
+                parsed[i] = cache[cards[i]] = parse_card(decode_card(cards[i]))
     return parsed
+
+
+def decode_card(card: bytes) -> str:
+    """A card's text: the standard says ASCII, capture programs write UTF-8 (accented target
+    and observer names); Latin-1 only where the bytes are not valid UTF-8, so never mojibake."""
+    try:
+        return card.decode("utf-8")
+    except UnicodeDecodeError:
+        return card.decode("latin-1")
 
 
 def parse_header(header: bytes) -> dict[str, object]:
@@ -237,12 +248,47 @@ def _join_continued(parsed: list[tuple[str | None, object, bool]]) -> dict[str, 
 
 def iter_cards(header: bytes) -> Iterator[tuple[str, str]]:
     """Every card up to END as (keyword field, rest) for display — commentary included."""
-    text = header.decode("latin-1")
-    for i in range(0, len(text), CARD):
-        card = text[i : i + CARD]
+    for i in range(0, len(header), CARD):
+        card = decode_card(header[i : i + CARD])
         if card[:8].rstrip().upper() == "END":
             return
         yield card[:8].rstrip(), card[8:].rstrip()
+
+
+def card_comment(header_bytes: bytes, key: str) -> str | None:
+    """The comment of the first ``key`` card (the text after the value's ``/``), or None.
+
+    Read on demand, for the few keywords whose comment can state a unit (EXPTIME ``/ [ms]``):
+    the parser keeps no comments, so the hot path pays nothing for them. Works on the card
+    bytes of FITS headers and on the XML of an XISF header (FITSKeyword ``comment``)."""
+    if header_bytes[:1] == b"<" or header_bytes[:5] == b"<?xml" or b"<xisf" in header_bytes[:512]:
+        m = re.search(
+            rb'<FITSKeyword\s[^>]*?name="\s*' + re.escape(key.encode()) + rb'\s*"[^>]*?comment="([^"]*)"',
+            header_bytes,
+            re.IGNORECASE,
+        )
+        return m.group(1).decode("utf-8", "replace").strip() or None if m else None
+    head = key.encode("ascii").ljust(8)[:8]
+    pos = header_bytes.find(head)
+    while pos >= 0 and (pos % CARD or header_bytes[pos + 8 : pos + 9] != b"="):
+        pos = header_bytes.find(head, pos + 1)
+    if pos < 0:
+        return None
+    card = decode_card(header_bytes[pos : pos + CARD])
+    rest = card[10:].lstrip()
+    if rest.startswith("'"):  # skip the quoted string (doubled quotes are part of it)
+        j = 1
+        while True:
+            k = rest.find("'", j)
+            if k < 0:
+                return None
+            if rest[k + 1 : k + 2] == "'":
+                j = k + 2
+                continue
+            rest = rest[k + 1 :]
+            break
+    slash = rest.find("/")
+    return rest[slash + 1 :].strip() or None if slash >= 0 else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,7 +366,7 @@ def _os_read_all(fd: int) -> Callable[[int], bytes]:
     return read
 
 
-_O_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+_O_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
 
 
@@ -333,18 +379,18 @@ def open_readonly(path: str, opener: Opener = os.open) -> int:
 
 
 def read_fits(path: str, opener: Opener = os.open) -> RawHeader:
-    fd = _open(path, opener)
+    fd, size = _open(path, opener)
     try:
         data = _read_fits_blocks(_os_read_all(fd))
     except OSError as e:
         raise HeaderError(_os_reason(e)) from e
     finally:
         os.close(fd)
-    return RawHeader(parse_header(data), data, "fits")
+    return RawHeader(parse_header(data), data, "fits", size)
 
 
 def read_fits_gz(path: str, opener: Opener = os.open) -> RawHeader:
-    fd = _open(path, opener)
+    fd, size = _open(path, opener)
     try:
         with os.fdopen(fd, "rb", closefd=False) as raw, gzip.GzipFile(fileobj=raw) as gz:
             data = _read_fits_blocks(gz.read)
@@ -356,12 +402,13 @@ def read_fits_gz(path: str, opener: Opener = os.open) -> RawHeader:
         raise HeaderError(_os_reason(e)) from e
     finally:
         os.close(fd)
-    return RawHeader(parse_header(data), data, "fits.gz")
+    return RawHeader(parse_header(data), data, "fits.gz", size)
 
 
 def read_fits_fz(path: str, opener: Opener = os.open) -> RawHeader:
     """Tile-compressed FITS: the decompressed image header of the first extension, via fitsio."""
-    os.close(_open(path, opener))  # same reasons (permission, vanished) as the other readers
+    fd, size = _open(path, opener)  # same reasons (permission, vanished, not a file) as the other readers
+    os.close(fd)
     import fitsio  # imported here: only .fz files pay for it
 
     try:
@@ -373,7 +420,7 @@ def read_fits_fz(path: str, opener: Opener = os.open) -> RawHeader:
     except Exception as e:  # fitsio raises assorted errors on junk
         raise HeaderError(f"cfitsio cannot read it: {type(e).__name__}: {e}") from e
     cards = image_header_of_compressed(fitsio_cards(hdr))
-    return RawHeader(cards, str(hdr).encode("latin-1", "replace"), "fits.fz")
+    return RawHeader(cards, str(hdr).encode("utf-8", "replace"), "fits.fz", size)
 
 
 # Tile compression (FITS standard §10) stores the image's own structural keywords as Z*
@@ -418,11 +465,22 @@ def fitsio_cards(hdr: object) -> dict[str, object]:
     return out
 
 
-def _open(path: str, opener: Opener) -> int:
+def _open(path: str, opener: Opener) -> tuple[int, int]:
+    """(fd, size) of a regular file opened read-only. A FIFO, socket or device named ``.fits``
+    is refused without blocking (O_NONBLOCK: opening a FIFO with no writer would wait forever)."""
     try:
-        return open_readonly(path, opener)
+        fd = open_readonly(path, opener)
     except OSError as e:
         raise HeaderError(_os_reason(e)) from e
+    try:
+        st = os.fstat(fd)
+    except OSError as e:
+        os.close(fd)
+        raise HeaderError(_os_reason(e)) from e
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise HeaderError("not a regular file (a pipe, socket or device)")
+    return fd, st.st_size
 
 
 def _os_reason(e: OSError) -> str:
@@ -466,7 +524,7 @@ _MAX_XISF_HEADER = 64 * 1024 * 1024
 
 
 def read_xisf(path: str, opener: Opener = os.open) -> RawHeader:
-    fd = _open(path, opener)
+    fd, size = _open(path, opener)
     try:
         read = _os_read_all(fd)
         head = read(16)
@@ -484,7 +542,7 @@ def read_xisf(path: str, opener: Opener = os.open) -> RawHeader:
         raise HeaderError(_os_reason(e)) from e
     finally:
         os.close(fd)
-    return RawHeader(parse_xisf_xml(xml_bytes), xml_bytes, "xisf")
+    return RawHeader(parse_xisf_xml(xml_bytes), xml_bytes, "xisf", size)
 
 
 def parse_xisf_xml(xml_bytes: bytes) -> dict[str, object]:

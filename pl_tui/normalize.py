@@ -20,6 +20,8 @@ from functools import lru_cache
 from operator import attrgetter
 from zoneinfo import ZoneInfo
 
+from .headers import card_comment
+
 # Bits of Frame.inferred: which values came from the folder layout, not the header.
 INFERRED_TARGET = 1
 INFERRED_FILTER = 2
@@ -36,11 +38,21 @@ INFERRED_NAMES = {
 FLAG_FOCALLEN_METRES = 1
 FLAG_APERTURE_METRES = 2
 FLAG_LOC_DISAGREES = 4  # DATE-LOC − DATE-OBS is not the site's UTC offset (a Suspect rule)
+FLAG_EXPOSURE_UNIT = 8  # the exposure keyword's comment named a unit other than seconds
+FLAG_EXPOSURE_IMPOSSIBLE = 16  # no sub-frame has that exposure: kept out of the sums (a Suspect rule)
 FLAG_NAMES = {
     FLAG_FOCALLEN_METRES: "FOCALLEN in metres",
     FLAG_APERTURE_METRES: "APTDIA in metres",
     FLAG_LOC_DISAGREES: "DATE-OBS and DATE-LOC disagree with the site offset",
+    FLAG_EXPOSURE_UNIT: "exposure converted to seconds from the unit in its comment",
+    FLAG_EXPOSURE_IMPOSSIBLE: "exposure impossible for a single frame (≤ 0, or longer than a day)",
 }
+# Longest single sub-frame we believe: a day. Anything longer is a stack total or a typo.
+MAX_EXPOSURE_S = 86_400.0
+
+# Why the normaliser sees a header the way it does: part of every root's re-read stamp, so a
+# rule change (units, placeholders, derived-by-value …) re-reads existing ledgers once.
+RULES_VERSION = 2
 # Zone offsets differ from local mean solar time by up to ~2.5 h where people image (Spain in
 # summer: 2 h 16 min); further than this from SITELONG's solar offset, DATE-LOC is wrong.
 SOLAR_OFFSET_TOLERANCE_MIN = 180
@@ -134,31 +146,54 @@ exposure_row = attrgetter(*EXPOSURE_COLUMNS)
 # Small value helpers
 
 
+# Values capture programs write for "not set" (Seestar OBJECT='Unknown', ASIAIR FILTER='None',
+# empty strings, 'N/A', 'undefined'): missing, like an absent keyword. The raw text is kept.
+PLACEHOLDERS = frozenset({"unknown", "none", "n/a", "undefined", "null", "nil", "-", "--", "?", "not set", "no filter"})
+
+
 def _text(v: object) -> str | None:
     if v.__class__ is str:
         return _clean_text(v)  # type: ignore[arg-type]
     if v is None or v.__class__ is bool:
         return None
-    return " ".join(str(v).split()) or None
+    return _clean_text(str(v))
 
 
 @lru_cache(maxsize=8192)
 def _clean_text(v: str) -> str | None:
-    return " ".join(v.split()) or None
+    s = " ".join(v.split())
+    if not s or s.lower() in PLACEHOLDERS:
+        return None
+    return s
+
+
+def _raw_text(v: object) -> str | None:
+    """A text value as written, placeholders included: what the user sees beside the normalised one."""
+    if v is None or v.__class__ is bool:
+        return None
+    return " ".join(str(v).split()) or None
+
+
+# Every number stored must fit SQLite's 64-bit integer (REAL holds any finite float): a card
+# like GAIN = 99999999999999999999 becomes missing rather than stopping the scan.
+_INT_LIMIT = 2**63
 
 
 def _num(v: object) -> float | int | None:
     """A header value as a number. Card values that are numbers are finite by the readers' contract."""
     c = v.__class__
-    if c is float or c is int:
+    if c is float:
         return v  # type: ignore[return-value]
+    if c is int:
+        return v if -_INT_LIMIT < v < _INT_LIMIT else None  # type: ignore[operator,return-value]
     if c is not str:
         return None  # None, bool, complex
     s = v.strip().replace("D", "E")  # type: ignore[union-attr]
     if not s:
         return None
     with contextlib.suppress(ValueError):  # not an integer: perhaps a float
-        return int(s)
+        n = int(s)
+        return n if -_INT_LIMIT < n < _INT_LIMIT else None
     try:
         f = float(s)
     except ValueError:
@@ -168,9 +203,10 @@ def _num(v: object) -> float | int | None:
 
 def _int(v: object) -> int | None:
     n = _num(v)
-    if n is None:
+    if n is None or not float(n).is_integer():
         return None
-    return int(n) if float(n).is_integer() else None
+    i = int(n)
+    return i if -_INT_LIMIT < i < _INT_LIMIT else None
 
 
 def _pick(cards: Mapping[str, object], keys: tuple[str, ...], conv) -> object:
@@ -613,9 +649,20 @@ def sequencer_of(software: str) -> str:
     return "other"
 
 
-_DERIVED_KEYS = ("NCOMBINE", "STACKCNT", "CALSTAT", "IMCMB001", "PEDESTAL", "PIPROCESSED")
+# Stack counts: a value above 1 is a stack. Seestar writes STACKCNT = 1 on every single sub.
+_STACK_COUNT_KEYS = ("NCOMBINE", "STACKCNT", "NSTACK", "STACKNUM")
 _DERIVED_SUFFIX = re.compile(r"(?:_(?:cc|c|r|a|d))+$", re.IGNORECASE)
 _DERIVED_PREFIX = ("r_", "pp_")
+# Products no keyword names: SharpCap live-stack saves (Stack_16frames_240s), DWARF
+# stacked-16_…, Seestar DSO_Stacked_…/Stacked_30_…, PixInsight integration/masterLight,
+# starless and drizzled results.
+_DERIVED_NAME = re.compile(
+    r"(?:^|[_\-\s.])(?:live[_\-\s]?)?stack(?:ed)?(?=[_\-\s.\d]|frames|$)"
+    r"|^integration(?=[_\-\s.]|$)"
+    r"|^master[_\-\s]?(?:light|dark|flat|bias|darkflat|flatdark|offset)"
+    r"|starless|drizzle",
+    re.IGNORECASE,
+)
 _DERIVED_FOLDERS = frozenset({"calibrated", "registered", "master", "masters", "stacked", "integration", "integrated"})
 _DATE_FOLDER = re.compile(r"(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?![0-9])")
 _YEAR_FOLDER = re.compile(r"\d{4}$")
@@ -623,8 +670,40 @@ _NOT_A_TARGET = frozenset(
     {
         "raw", "subs", "data", "frames", "fits", "images", "capture", "captures", "calibration", "calib",
         "cal", "unsorted", "incoming", "inbox", "new", "tmp", "temp", "misc", "other", "todo",
+        # capture programs' and devices' own folders
+        "sharpcap captures", "sharpcap", "artemis capture", "autorun", "plan", "live", "preview",
+        "myworks", "dwarf_dark", "dwarf_raw", "phd2", "phd2 guiding", "indigo", "simulator",
+        "ccd simulator", "guide simulator", "telescope simulator", "nina", "n.i.n.a", "sgp",
+        "ekos", "kstars", "asiair", "seestar", "dwarf", "dwarfii", "dwarf3", "astrophotography",
+        "astro", "astronomy", "lights", "archive", "backup", "output", "process", "processed",
+        "sequence", "sequences", "session", "sessions", "usb", "sd card", "sdcard",
     }
 )  # fmt: skip
+# Folder names that are not names of anything in the sky: capture settings
+# (DWARF_RAW_EXP_15_GAIN_110_…, tele_exp_60_gain_60_bin_1_…), processing steps (APP's
+# "9) Saving"), times of day, sequence numbers.
+_NOT_A_TARGET_NAME = re.compile(
+    r"(?:^|_)(?:exp|gain|bin)_?\d"
+    r"|^\d+\)"
+    r"|^\d{1,2}[-_:.h]\d{2}(?:[-_:.m]\d{2})?s?$"
+    r"|^(?:#|seq|sequence|run|set|session|night)?[-_ ]?\d+$",
+    re.IGNORECASE,
+)
+# Layouts that name the target in a folder with a device's own decoration.
+_SEESTAR_SUBS = re.compile(r"^(.+?)(?:_mosaic)?_sub$", re.IGNORECASE)
+_DWARF_RAW = re.compile(r"^DWARF_RAW_(?:(?:TELE|WIDE)_)?(.+?)_EXP_", re.IGNORECASE)
+
+
+def _layout_target(part: str) -> str | None:
+    """The target a known device layout puts in a folder name (Seestar ``M 81_sub``, DWARF
+    ``DWARF_RAW_M81_EXP_15_…``), or None."""
+    m = _SEESTAR_SUBS.match(part) or _DWARF_RAW.match(part)
+    if m is None:
+        return None
+    name = m.group(1).strip()
+    if name.upper() in ("TELE", "WIDE") or _NOT_A_TARGET_NAME.search(name):
+        return None
+    return name or None
 
 
 def derived_signal(
@@ -634,9 +713,22 @@ def derived_signal(
     it = cards.get("IMAGETYP")
     if isinstance(it, str) and normalize_image_type(it)[1]:
         return f"IMAGETYP '{' '.join(it.split())}'"
-    for key in _DERIVED_KEYS:
-        if key in cards:
-            return f"keyword {key}"
+    # A signal is a keyword's value, never its presence (MaxIm DL writes PEDESTAL = 0 on raw
+    # frames, Seestar STACKCNT = 1 on every sub, some programs an empty CALSTAT).
+    for key in _STACK_COUNT_KEYS:
+        n = _num(cards.get(key))
+        if n is not None and n > 1:
+            return f"{key} = {n:g}: a stack of {n:g} frames"
+    calstat = _text(cards.get("CALSTAT"))
+    if calstat:
+        return f"CALSTAT '{calstat}': calibrated"
+    if _text(cards.get("IMCMB001")):
+        return "IMCMB001: combined from other files"
+    pedestal = _num(cards.get("PEDESTAL"))
+    if pedestal:
+        return f"PEDESTAL = {pedestal:g}: calibrated"
+    if cards.get("PIPROCESSED") is True:
+        return "PixInsight processing history"
     if software:
         low = software.lower()
         for p in _PROCESSORS:
@@ -649,6 +741,9 @@ def derived_signal(
     m = _DERIVED_SUFFIX.search(stem)
     if m:
         return f"file name suffix {m.group(0)}"
+    m = _DERIVED_NAME.search(stem)
+    if m:
+        return f"file name '{m.group(0).strip('_-. ')}': a stack or processed result"
     low_stem = stem.lower()
     for pre in _DERIVED_PREFIX:
         if low_stem.startswith(pre):
@@ -676,6 +771,7 @@ def folder_hints(dir_parts: tuple[str, ...]) -> FolderHints:
     generic names. The target is the remaining folder nearest a date or frame-type folder."""
     kinds: list[str] = []
     image_type = session_date = filt = None
+    layout_target: str | None = None
     for part in dir_parts:
         low = part.lower()
         t = _TYPE_WORDS.get(" ".join(low.replace("_", " ").replace("-", " ").split()))
@@ -693,7 +789,18 @@ def folder_hints(dir_parts: tuple[str, ...]) -> FolderHints:
                 kinds.append("date")
                 session_date = session_date or d.isoformat()
                 continue
-        if _YEAR_FOLDER.match(part) or low in _NOT_A_TARGET or low in _DERIVED_FOLDERS:
+        layout = _layout_target(part)
+        if layout is not None:
+            kinds.append("layout")
+            layout_target = layout
+            continue
+        if (
+            _YEAR_FOLDER.match(part)
+            or low in _NOT_A_TARGET
+            or low in _DERIVED_FOLDERS
+            or part.startswith(".")
+            or _NOT_A_TARGET_NAME.search(part)
+        ):
             kinds.append("skip")
             continue
         if is_filter_name(part):
@@ -704,7 +811,9 @@ def folder_hints(dir_parts: tuple[str, ...]) -> FolderHints:
     candidates = [i for i, k in enumerate(kinds) if k == "candidate"]
     anchors = [i for i, k in enumerate(kinds) if k in ("type", "date")]
     target = None
-    if candidates:
+    if layout_target is not None:
+        target = normalize_target(layout_target)
+    elif candidates:
         if anchors:
             best = min(candidates, key=lambda i: (min(abs(i - a) for a in anchors), -i))
         else:
@@ -725,14 +834,19 @@ def exposure_identity(
     naxis1: int | None,
     naxis2: int | None,
     header_bytes: bytes,
+    name: str = "",
+    size: int = 0,
 ) -> int:
     """Hash of (DATE-OBS to the ms, INSTRUME, exposure, NAXIS1, NAXIS2) as a signed 64-bit int.
 
     Without DATE-OBS — or when DATE-OBS has whole seconds only and the exposure is shorter than
-    a second, so that distinct bias frames could share every field — the header bytes decide:
-    a true copy has the same bytes."""
+    a second, so that distinct bias frames could share every field — the header bytes, the file
+    name and its size decide: a copy under the same name is the same exposure, while a device's
+    factory calibration frames, byte-identical headers under different names, stay distinct."""
     if t_obs_ms is None or (not has_frac and (exposure_s is None or exposure_s < 1)):
-        digest = hashlib.blake2b(header_bytes, digest_size=8).digest()
+        h = hashlib.blake2b(header_bytes, digest_size=8)
+        h.update(f"|{name}|{size}".encode("utf-8", "surrogateescape"))
+        digest = h.digest()
     else:
         exp = repr(float(exposure_s)) if exposure_s is not None else ""
         key = f"{t_obs_ms}|{instrume or ''}|{exp}|{naxis1}|{naxis2}"
@@ -751,6 +865,28 @@ def _metres(v: float | None, flag: int) -> tuple[float | None, int]:
     if v < 10:
         return round(v * 1000, 6), flag
     return float(v), 0
+
+
+# A time keyword's comment may state its unit: "/ exposure time in ms", "/ [ms]",
+# "/ Exposure Minutes", "µs". The first unit word in the comment wins; none means seconds.
+_TIME_UNITS = re.compile(
+    r"(?<![A-Za-z])(?:(ms|msec|msecs|millisec\w*)|(µs|μs|us|usec|microsec\w*)"
+    r"|(min|mins|minute|minutes)|(h|hr|hrs|hour|hours)|(s|sec|secs|second|seconds))(?![A-Za-z])",
+    re.IGNORECASE,
+)
+_UNIT_FACTORS = (0.001, 1e-6, 60.0, 3600.0, 1.0)
+_UNIT_NAMES = ("ms", "µs", "min", "h", "s")
+
+
+@lru_cache(maxsize=1024)
+def time_unit(comment: str | None) -> tuple[float, str]:
+    """(factor to seconds, unit name) stated by a card's comment; (1.0, 's') when none is."""
+    if comment:
+        m = _TIME_UNITS.search(comment)
+        if m:
+            i = m.lastindex - 1  # type: ignore[operator]
+            return _UNIT_FACTORS[i], _UNIT_NAMES[i]
+    return 1.0, "s"
 
 
 # SPEC §2 keyword table: for each field, its keywords in order; the first usable one wins.
@@ -831,6 +967,33 @@ def keyword_sources(cards: Mapping[str, object]) -> dict[str, str]:
     return out
 
 
+def _first_raw(cards: Mapping[str, object], keys: tuple[str, ...]) -> str | None:
+    for k in keys:
+        raw = _raw_text(cards.get(k))
+        if raw is not None:
+            return raw
+    return None
+
+
+def _exposure(
+    cards: Mapping[str, object], header_bytes: bytes, image_type: str | None
+) -> tuple[float | None, int, str | None]:
+    """(seconds, flags, how) of the exposure keyword: its comment's unit applied; an impossible
+    value (≤ 0 — but 0 s for a bias —, longer than a day) is kept out as None and flagged."""
+    for key in KEYWORDS["exposure_s"]:
+        n = _num(cards.get(key))
+        if n is None:
+            continue
+        factor, unit = time_unit(card_comment(header_bytes, key))
+        seconds = n * factor
+        flags = FLAG_EXPOSURE_UNIT if factor != 1.0 else 0
+        how = f"{key} = {n:g} {unit}" if flags else key
+        if seconds < 0 or seconds > MAX_EXPOSURE_S or (seconds == 0 and image_type not in ("BIAS", "DARKFLAT")):
+            return None, flags | FLAG_EXPOSURE_IMPOSSIBLE, f"{key} = {n:g} {unit}: impossible, not counted"
+        return float(seconds), flags, how
+    return None, 0, None
+
+
 def normalize(
     cards: Mapping[str, object],
     header_bytes: bytes,
@@ -838,9 +1001,10 @@ def normalize(
     dir_parts: tuple[str, ...],
     rule: NightRule = NightRule(),
     explain: bool = False,
+    size: int = 0,
 ) -> Frame:
     """Build the Frame for one header. ``dir_parts`` are the folders below the archive root;
-    ``stem`` is the file name without its extension(s)."""
+    ``stem`` is the file name without its extension(s); ``size`` the file's size in bytes."""
     v = {name: _pick(cards, keys, conv) for name, keys, conv in _FIELDS}
 
     software = v["software"]
@@ -850,7 +1014,9 @@ def normalize(
     osc = 1 if bayer is not None and bayer.upper() not in ("MONO", "NONE") else 0
     type_raw = v["image_type"]
     image_type = normalize_image_type(type_raw)[0] if type_raw is not None else None
-    exposure = v["exposure_s"]
+    if type_raw is None:
+        type_raw = _first_raw(cards, KEYWORDS["image_type"])
+    exposure, exposure_flags, exposure_how = _exposure(cards, header_bytes, image_type)
 
     t_obs_ms, has_frac, _source = _obs_time(cards)
     loc = parse_datetime(cards.get("DATE-LOC"))
@@ -866,18 +1032,28 @@ def normalize(
     inferred = 0
     target_raw = v["target"]
     target = normalize_target(target_raw) if target_raw else None
-    if image_type is None and type_raw is None and hints.image_type:
+    if target_raw is None:
+        target_raw = _first_raw(cards, KEYWORDS["target"])  # a placeholder, kept to be shown
+    if image_type is None and v["image_type"] is None and hints.image_type:
         image_type, inferred = hints.image_type, inferred | INFERRED_TYPE
-    # calibration frames have no target: only lights (or untyped frames) borrow the folder's
-    if target is None and hints.target and image_type in (None, "LIGHT"):
+    # calibration frames have no target: only lights (or untyped frames) borrow the folder's,
+    # and never a folder named after the camera or telescope (a driver's "Simulator" folder)
+    if (
+        target is None
+        and hints.target
+        and image_type in (None, "LIGHT")
+        and hints.target.casefold() not in _device_names(v["instrume"], v["telescop"])
+    ):
         target, inferred = hints.target, inferred | INFERRED_TARGET
     filter_raw = v["filter"]
     filt = normalize_filter(filter_raw) if filter_raw else None
+    if filter_raw is None:
+        filter_raw = _first_raw(cards, KEYWORDS["filter"])
     if filt is None and not osc and hints.filter:
         filt, inferred = hints.filter, inferred | INFERRED_FILTER
 
     session_date, basis = night_of(t_obs_ms, rule, loc_offset, v["site_lon"], loc_ms)
-    flags = f1 | f2
+    flags = f1 | f2 | exposure_flags
     if loc_ms is not None and t_obs_ms is not None and _loc_disagrees(loc_offset, t_obs_ms, rule, v["site_lon"]):
         flags |= FLAG_LOC_DISAGREES
     if session_date is None and hints.session_date:
@@ -886,8 +1062,9 @@ def normalize(
 
     exposure_f = float(exposure) if exposure is not None else None
     v.update(
+        exposure_s=exposure_f,
         identity=exposure_identity(
-            t_obs_ms, has_frac, v["instrume"], exposure_f, v["naxis1"], v["naxis2"], header_bytes
+            t_obs_ms, has_frac, v["instrume"], exposure_f, v["naxis1"], v["naxis2"], header_bytes, stem, size
         ),
         target=target,
         target_raw=target_raw,
@@ -907,9 +1084,20 @@ def normalize(
         inferred=inferred,
         flags=flags,
         derived_reason=derived_signal(cards, stem, dir_parts, software),
-        sources=keyword_sources(cards) if explain else None,
+        sources=_sources(cards, exposure_how) if explain else None,
     )
     return Frame(**v)
+
+
+def _device_names(instrume: str | None, telescop: str | None) -> tuple[str, ...]:
+    return tuple(n.casefold() for n in (instrume, telescop) if n)
+
+
+def _sources(cards: Mapping[str, object], exposure_how: str | None) -> dict[str, str]:
+    out = keyword_sources(cards)
+    if exposure_how:
+        out["exposure_s"] = exposure_how
+    return out
 
 
 def split_name(name: str) -> str:

@@ -12,10 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pl_tui.fitsgen import Card
+from pl_tui.fitsgen import Card, write_fits, xisf_bytes
 from pl_tui.headers import read_header
 from pl_tui.normalize import (
     FLAG_APERTURE_METRES,
+    FLAG_EXPOSURE_IMPOSSIBLE,
+    FLAG_EXPOSURE_UNIT,
     FLAG_FOCALLEN_METRES,
     INFERRED_DATE,
     INFERRED_FILTER,
@@ -493,8 +495,23 @@ def test_osc_frames_are_legitimately_filterless(frame_of) -> None:
         ("M81/calibrated/light_0001.fits", {}, "folder 'calibrated'"),
         ("M81/Registered/light_0001.fits", {}, "folder 'Registered'"),
         ("M81/master/x.fits", {}, "folder 'master'"),
-        ("M81/x.fits", {"NCOMBINE": 40}, "keyword NCOMBINE"),
-        ("M81/x.fits", {"PEDESTAL": 100}, "keyword PEDESTAL"),
+        ("M81/x.fits", {"NCOMBINE": 40}, "NCOMBINE = 40: a stack of 40 frames"),
+        ("M81/x.fits", {"STACKCNT": 16}, "STACKCNT = 16: a stack of 16 frames"),
+        ("M81/x.fits", {"PEDESTAL": 100}, "PEDESTAL = 100: calibrated"),
+        ("M81/x.fits", {"CALSTAT": "BDF"}, "CALSTAT 'BDF': calibrated"),
+        ("M81/x.fits", {"IMCMB001": "light_0001.fits"}, "IMCMB001: combined from other files"),
+        # a signal is a value, never a keyword's presence: raw subs that must stay accepted
+        ("M81/x.fits", {"STACKCNT": 1}, None),  # Seestar writes it on every sub
+        ("M81/x.fits", {"NCOMBINE": 1}, None),
+        ("M81/x.fits", {"PEDESTAL": 0}, None),  # MaxIm DL / ACP raw lights
+        ("M81/x.fits", {"CALSTAT": ""}, None),
+        # stacks no keyword names
+        ("SharpCap Captures/M13/Stack_16frames_240s.fits", {}, "file name 'Stack': a stack or processed result"),
+        ("DWARF/stacked-16_M81_10s.fits", {}, "file name 'stacked': a stack or processed result"),
+        ("MyWorks/M 81/DSO_Stacked_30_M 81_10.0s.fit", {}, "file name 'Stacked': a stack or processed result"),
+        ("M81/masterLight_BIN-1_Ha.fits", {}, "file name 'masterLight': a stack or processed result"),
+        ("M81/M81_starless.fits", {}, "file name 'starless': a stack or processed result"),
+        ("M81/Stackable_light_0001.fits", {}, None),
         ("M81/x.fits", {"SWCREATE": "PixInsight 1.8.9-2"}, "written by PixInsight 1.8.9-2"),
         ("M81/x.fits", {"PROGRAM": "Siril v1.2.1"}, "written by Siril v1.2.1"),
         ("M81/light_0001.fits", {}, None),
@@ -538,3 +555,154 @@ def test_split_name() -> None:
 def test_explain_names_sources_without_changing_values(frame_of) -> None:
     f = frame_of({"EXPTIME": None, "EXPOSURE": 60.0})
     assert f.sources["exposure_s"] == "EXPOSURE" and f.sources["date_obs_utc"] == "DATE-OBS"  # type: ignore[index]
+
+
+# ---------------------------------------------------------------------------------------------
+# What real capture programs write: text encodings, units in comments, impossible values,
+# placeholders, device folders, identity without DATE-OBS
+
+
+def _read_written(tmp_path: Path, cards: list[Card], encoding: str = "utf-8", rel: str = "f.fits") -> Frame:
+    path = tmp_path / "enc" / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_fits(path, cards, encoding=encoding)
+    raw = read_header(str(path))
+    return normalize(raw.cards, raw.header_bytes, split_name(path.name), tuple(Path(rel).parts[:-1]), explain=True)
+
+
+def test_utf8_card_text_is_read_as_utf8_never_mojibake(tmp_path: Path) -> None:
+    frame = _read_written(tmp_path, [*BASE_LIGHT[:-1], ("OBJECT", "Nébuleuse du Cœur")])
+    assert frame.target == "Nébuleuse du Cœur"
+    assert frame.target_raw == "Nébuleuse du Cœur"
+
+
+def test_latin1_card_text_falls_back_per_card(tmp_path: Path) -> None:
+    # an older program writing Latin-1 bytes: not valid UTF-8, so that card is read as Latin-1
+    frame = _read_written(tmp_path, [*BASE_LIGHT[:-1], ("OBJECT", "Nébuleuse")], encoding="latin-1")
+    assert frame.target == "Nébuleuse"
+
+
+@pytest.mark.parametrize(
+    ("cards", "seconds", "how"),
+    [
+        ([("EXPTIME", 160000, "exposure time in ms")], 160.0, "EXPTIME = 160000 ms"),
+        ([("EXPTIME", 300.0, "[ms]")], 0.3, "EXPTIME = 300 ms"),
+        ([("EXPOSURE", 65.0, "Exposure Minutes")], 3900.0, "EXPOSURE = 65 min"),
+        ([("EXPTIME", 2000000, "[µs] exposure")], 2.0, "EXPTIME = 2e+06 µs"),
+        ([("EXPTIME", 300.0, "[s] Exposure time")], 300.0, "EXPTIME"),
+        ([("EXPTIME", 300.0, "Exposure time in seconds")], 300.0, "EXPTIME"),
+        ([("EXPTIME", 300.0, "Total Exposure Time")], 300.0, "EXPTIME"),
+        ([("EXPTIME", 300.0)], 300.0, "EXPTIME"),
+    ],
+)
+def test_units_in_comments(tmp_path: Path, cards: list[Card], seconds: float, how: str) -> None:
+    base = [c for c in BASE_LIGHT if c[0] != "EXPTIME"]
+    frame = _read_written(tmp_path, [*base, *cards])
+    assert frame.exposure_s == pytest.approx(seconds)
+    assert (frame.sources or {})["exposure_s"] == how
+    assert bool(frame.flags & FLAG_EXPOSURE_UNIT) == (how != cards[0][0])
+
+
+def test_unit_in_an_xisf_keyword_comment(tmp_path: Path) -> None:
+    path = tmp_path / "f.xisf"
+    xml = xisf_bytes([("IMAGETYP", "Light"), ("EXPTIME", 1500), ("DATE-OBS", "2024-08-13T21:00:00.5")])
+    path.write_bytes(xml.replace(b'name="EXPTIME" value="1500" comment=""', b'name="EXPTIME" value="1500" comment="[ms]"'))
+    raw = read_header(str(path))
+    assert normalize(raw.cards, raw.header_bytes, "f", ()).exposure_s == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize(
+    ("changes", "impossible"),
+    [
+        ({"EXPTIME": 1e308}, True),
+        ({"EXPTIME": -5.0}, True),
+        ({"EXPTIME": 0.0}, True),  # a light of no time
+        ({"EXPTIME": 90000.0}, True),  # longer than a day: a stack total or a typo
+        ({"EXPTIME": "1E400"}, False),  # not a number at all: missing, nothing to flag
+        ({"EXPTIME": 0.0, "IMAGETYP": "Bias Frame"}, False),  # a bias is 0 s
+        ({"EXPTIME": 86400.0}, False),
+    ],
+)
+def test_impossible_exposures_are_flagged_and_kept_out(frame_of, changes: dict, impossible: bool) -> None:
+    frame = frame_of(changes)
+    assert bool(frame.flags & FLAG_EXPOSURE_IMPOSSIBLE) == impossible
+    if impossible:
+        assert frame.exposure_s is None
+
+
+@pytest.mark.parametrize("key", ["GAIN", "OFFSET", "CCD-TEMP", "XBINNING", "AIRMASS", "XPIXSZ"])
+def test_numbers_too_large_for_the_ledger_become_missing(frame_of, key: str) -> None:
+    field = {"GAIN": "gain", "OFFSET": "offset", "CCD-TEMP": "ccd_temp", "XBINNING": "xbinning",
+             "AIRMASS": "airmass", "XPIXSZ": "xpixsz"}[key]  # fmt: skip
+    frame = frame_of({key: 99999999999999999999999})
+    assert getattr(frame, field) is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "raw_field", "raw"),
+    [
+        ({"OBJECT": "Unknown"}, "target", "target_raw", "Unknown"),  # Seestar
+        ({"OBJECT": ""}, "target", "target_raw", None),
+        ({"OBJECT": "N/A"}, "target", "target_raw", "N/A"),
+        ({"OBJECT": "undefined"}, "target", "target_raw", "undefined"),
+        ({"FILTER": "None"}, "filter", "filter_raw", "None"),  # ASIAIR
+        ({"FOCALLEN": 0}, "focallen_mm", None, None),  # MaxIm DL
+        ({"APTDIA": 0.0}, "aperture_mm", None, None),
+    ],
+)
+def test_placeholders_are_missing_and_the_raw_text_is_kept(frame_of, changes, field, raw_field, raw) -> None:
+    frame = frame_of(changes)
+    assert getattr(frame, field) is None
+    if raw_field:
+        assert getattr(frame, raw_field) == raw
+
+
+def test_a_placeholder_object_falls_back_to_objname_then_the_folder(frame_of) -> None:
+    assert frame_of({"OBJECT": "Unknown", "OBJNAME": "M 81"}).target == "M81"
+    frame = frame_of({"OBJECT": "Unknown"}, rel="M 101/2024-03-05/LIGHT/x.fits")
+    assert (frame.target, frame.inferred & INFERRED_TARGET) == ("M101", INFERRED_TARGET)
+
+
+@pytest.mark.parametrize(
+    ("rel", "target"),
+    [
+        ("SharpCap Captures/2023-06-10/M13/21_13_04/x.fits", "M13"),
+        ("SharpCap Captures/2023-06-10/x.fits", None),
+        ("PHD2/x.fits", None),
+        ("INDIGO/x.fits", None),
+        ("Artemis Capture/x.fits", None),
+        ("CCD Simulator/x.fits", None),
+        ("DWARF_RAW_EXP_15_GAIN_110_2023-06-10-21-13-04-123/0001.fits", None),
+        ("DWARF_RAW_M81_EXP_15_GAIN_80_2024-03-05-21-13-04-123/0001.fits", "M81"),
+        ("DWARF_RAW_TELE_M 42_EXP_15_GAIN_60_2024-01-15-19-33-35-123/0001.fits", "M42"),
+        ("MyWorks/M 81_sub/Light_M 81_10.0s_IRCUT_20240305-211304.fit", "M81"),
+        ("MyWorks/NGC 7000_mosaic_sub/x.fit", "NGC7000"),
+        ("9) Saving/x.fits", None),
+        ("tele_exp_60_gain_60_bin_1_2024-05-01/x.fits", None),
+        ("M31/0001/x.fits", "M31"),
+        ("ASIAIR/Autorun/Light/x.fit", None),
+        ("ASIAIR/Autorun/Light/M 33/x.fit", "M33"),
+        ("ASIAIR/Plan/Light/x.fit", None),
+        ("Seestar/MyWorks/x.fit", None),
+    ],
+)
+def test_folder_fallback_never_takes_a_program_or_settings_folder(frame_of, rel: str, target: str | None) -> None:
+    assert frame_of({"OBJECT": None}, rel=rel).target == target
+
+
+def test_a_folder_named_after_the_camera_is_no_target(frame_of) -> None:
+    assert frame_of({"OBJECT": None, "INSTRUME": "Simulator"}, rel="Simulator/x.fits").target is None
+    assert frame_of({"OBJECT": None, "INSTRUME": "Simulator"}, rel="Orion/x.fits").target == "Orion"
+
+
+def test_identity_without_date_obs_is_bytes_name_and_size(tmp_path: Path) -> None:
+    cards: list[Card] = [("IMAGETYP", "Bias Frame"), ("EXPTIME", 0.0), ("INSTRUME", "DWARF II")]
+    ids = {}
+    for rel in ("a/bias_0001.fits", "a/bias_0002.fits", "b/bias_0001.fits"):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_fits(path, cards)  # byte-identical headers, no DATE-OBS: a device's factory frames
+        raw = read_header(str(path))
+        ids[rel] = normalize(raw.cards, raw.header_bytes, split_name(path.name), (), size=raw.size).identity
+    assert ids["a/bias_0001.fits"] != ids["a/bias_0002.fits"]  # different exposures
+    assert ids["a/bias_0001.fits"] == ids["b/bias_0001.fits"]  # a copy under the same name
