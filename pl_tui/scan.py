@@ -33,7 +33,7 @@ from pathlib import Path
 from . import ledger as L
 from .config import Config
 from .headers import HeaderError, Opener, header_kind, read_header
-from .normalize import NightRule, exposure_row, normalize, split_name
+from .normalize import RULES_VERSION, NightRule, exposure_row, normalize, split_name
 from .retag import sync_config_aliases
 
 PROGRESS_INTERVAL_S = 0.25
@@ -187,7 +187,7 @@ def read_one(item: Item, rule: NightRule, opener: Opener = os.open) -> Result:
     except Exception as e:
         return L.UNREADABLE, f"cannot read header: {type(e).__name__}: {e}", None
     try:
-        frame = normalize(raw.cards, raw.header_bytes, split_name(name), parts, rule)
+        frame = normalize(raw.cards, raw.header_bytes, split_name(name), parts, rule, size=raw.size)
     except Exception as e:
         return L.UNREADABLE, f"cannot interpret header: {type(e).__name__}: {e}", None
     if rejected:
@@ -495,7 +495,8 @@ class _Scan:
         w = self.writer
         root_id = w.root_id(root)
         rule = self.config.night_rule(root)
-        rule_key = repr(rule)
+        # a changed zone, boundary or normalising rule re-reads the root's headers once
+        rule_key = f"{rule!r} rules={RULES_VERSION}"
         old_rule = self.conn.execute("SELECT night_rule FROM roots WHERE id = ?", (root_id,)).fetchone()[0]
         force = old_rule is not None and old_rule != rule_key  # nights must be recomputed
         settle_ns = int(self.config.settle_seconds * 1e9)

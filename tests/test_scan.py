@@ -598,3 +598,20 @@ def test_random_ledgers_keep_the_invariants(tmp_path: Path, items: list, gone: l
         "WHERE f.status = 'accepted' AND e.image_type = 'LIGHT'",
     )[0][0]
     assert direct[0] == expect
+
+
+def test_a_ledger_written_under_older_rules_is_read_again_once(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:
+    """Upgrading pl-tui must not leave frames judged by old rules: the rules' version is part of
+    each root's stamp, so the next scan reads every header again, and the one after does not."""
+    make_fits("M81/sub_0001.fits", {"STACKCNT": 1})
+    run_scan(archive)
+    with L.writing(ledger_path) as conn:  # as an older version left it: judged derived, old stamp
+        conn.execute("UPDATE files SET status = 'derived', reason = 'keyword STACKCNT'")
+        conn.execute("UPDATE exposures SET status = 'derived'")
+        conn.execute("UPDATE roots SET night_rule = 'NightRule(boundary_hour=12.0, tz=None)'")
+    p = run_scan(archive)
+    assert (p.changed + p.new, p.unchanged) == (1, 0)
+    with L.reading(ledger_path) as conn:
+        assert conn.execute("SELECT status, reason FROM files").fetchall() == [("accepted", None)]
+        assert L.counting_frame_count(conn) == 1
+    assert run_scan(archive).unchanged == 1
