@@ -29,7 +29,7 @@ from statistics import median
 from typing import NamedTuple
 
 from . import ledger as L
-from .normalize import _CATALOGUE, FLAG_LOC_DISAGREES, INFERRED_NAMES
+from .normalize import _CATALOGUE, FLAG_EXPOSURE_IMPOSSIBLE, FLAG_LOC_DISAGREES, INFERRED_NAMES
 
 BUCKETS = ("unknown", "suspect", "duplicates", "derived", "rejected", "missing", "unreadable")
 
@@ -122,6 +122,8 @@ SELECT e.identity,
        AND e.ov_type IS NULL AND NOT (e.inferred & 4)
        THEN 'type ' || e.eff_type || ' but folder says ' || e.folder_type END,
   CASE WHEN e.flags & {FLAG_LOC_DISAGREES} THEN 'DATE-OBS and DATE-LOC disagree with the site offset' END,
+  CASE WHEN e.flags & {FLAG_EXPOSURE_IMPOSSIBLE}
+       THEN 'exposure impossible for one frame (≤ 0 s or over a day): its time is not counted' END,
   CASE WHEN s.focratio > 0 AND s.focallen_mm > 0 AND s.aperture_mm > 0
        AND abs(s.focratio - s.focallen_mm / s.aperture_mm) > {FOCRATIO_TOLERANCE} * s.focallen_mm / s.aperture_mm
        THEN printf('f-ratio inconsistent: FOCRATIO %g but FOCALLEN/APTDIA = %.2f',
@@ -129,7 +131,7 @@ SELECT e.identity,
 FROM exposures e JOIN setups s ON s.id = e.setup_id
 WHERE {_SUSPECT_BASE} AND (
   (e.folder_type IS NOT NULL AND e.eff_type IS NOT NULL AND e.folder_type <> e.eff_type)
-  OR e.flags & {FLAG_LOC_DISAGREES}
+  OR e.flags & {FLAG_LOC_DISAGREES | FLAG_EXPOSURE_IMPOSSIBLE}
   OR (s.focratio > 0 AND s.focallen_mm > 0 AND s.aperture_mm > 0
       AND abs(s.focratio - s.focallen_mm / s.aperture_mm) > {FOCRATIO_TOLERANCE} * s.focallen_mm / s.aperture_mm))
 """

@@ -615,3 +615,31 @@ def test_a_ledger_written_under_older_rules_is_read_again_once(make_fits, archiv
         assert conn.execute("SELECT status, reason FROM files").fetchall() == [("accepted", None)]
         assert L.counting_frame_count(conn) == 1
     assert run_scan(archive).unchanged == 1
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"EXPTIME": 1e308},
+        {"EXPTIME": -300.0},
+        {"EXPTIME": 9e12},
+        {"GAIN": 99999999999999999999999},
+        {"OFFSET": -99999999999999999999999},
+        {"CCD-TEMP": 99999999999999999999999, "SET-TEMP": 99999999999999999999999},
+        {"XPIXSZ": 99999999999999999999999, "AIRMASS": 99999999999999999999999},
+        {"XBINNING": 99999999999999999999999, "NAXIS3": 99999999999999999999999},
+    ],
+)
+def test_one_absurd_card_never_stops_a_scan(make_fits, archive: Path, run_scan, ledger_path: Path, changes) -> None:
+    make_fits("M81/good.fits", {"DATE-OBS": "2024-08-13T21:00:00.000"})
+    make_fits("M81/absurd.fits", {"DATE-OBS": "2024-08-13T21:10:00.000", **changes})
+    p = run_scan(archive)
+    assert (p.state, p.new, p.unreadable) == ("complete", 2, 0)
+    with L.reading(ledger_path) as conn:
+        (row,) = L.totals(conn)
+        assert row.total_exposure_s in (300.0, 600.0)  # never negative, never a float overflow
+        assert row.frame_count == 2
+        reasons = triage.suspects(conn)
+    if "EXPTIME" in changes:
+        assert row.total_exposure_s == 300.0
+        assert list(reasons.values()) == ["exposure impossible for one frame (≤ 0 s or over a day): its time is not counted"]
