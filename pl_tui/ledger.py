@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .normalize import EXPOSURE_COLUMNS, INFERRED_NAMES
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Statuses of a file. An exposure's base status is the best of its present files'.
 ACCEPTED, REJECTED, DERIVED, MISSING, UNREADABLE = (
@@ -77,6 +77,9 @@ _EXPOSURE_TYPES = {
     "alt_deg": "REAL",
     "az_deg": "REAL",
     "airmass": "REAL",
+    "fwhm_arcsec": "REAL",
+    "sky_quality": "REAL",
+    "ambient_temp": "REAL",
     "site_lat": "REAL",
     "site_lon": "REAL",
     "site_elev": "REAL",
@@ -107,8 +110,12 @@ def _columns_sql(names: tuple[str, ...]) -> str:
     return ",\n  ".join(f"{c} {_EXPOSURE_TYPES.get(c, 'TEXT')}" for c in names)
 
 
+# Exposure columns added by later migrations: the first migration creates the table without them.
+ADDED_IN_4 = ("fwhm_arcsec", "sky_quality", "ambient_temp")
+
+
 def _exposure_columns_sql() -> str:
-    cols = ["id INTEGER PRIMARY KEY", _columns_sql(EXPOSURE_ONLY)]
+    cols = ["id INTEGER PRIMARY KEY", _columns_sql(tuple(c for c in EXPOSURE_ONLY if c not in ADDED_IN_4))]
     cols += [
         "setup_id INTEGER NOT NULL REFERENCES setups(id)",
         "exposure_us INTEGER",  # exposure in whole microseconds: exact sums
@@ -283,6 +290,9 @@ CREATE TABLE goals (
   PRIMARY KEY (target, filter)
 ) WITHOUT ROWID;
 """,
+    # the night's conditions per exposure (AstroBin's meanFwhm, meanSqm, temperature); the
+    # next scan re-reads every header (the normalising rules changed), which fills them
+    4: "".join(f"ALTER TABLE exposures ADD COLUMN {c} REAL;\n" for c in ADDED_IN_4),
 }
 
 
@@ -905,7 +915,10 @@ FRAME_COLUMNS = (
     "focallen", "xbinning", "gain", "ccd_temp",
     # extras: new columns are only ever appended
     "session_date", "status", "rig", "sequencer", "night_basis", "reason", "inferred",
+    "image_scale", "fwhm_arcsec", "sky_quality", "ambient_temp",
 )  # fmt: skip
+# arcsec per pixel (XPIXSZ is the binned pixel, as capture programs write it); never guessed
+IMAGE_SCALE_SQL = "CASE WHEN s.xpixsz > 0 AND s.focallen_mm > 0 THEN round(s.xpixsz * 206.265 / s.focallen_mm, 3) END"
 
 # A frame's rig, as the user named it (SPEC §8): rigs.setup_rigs maps the few setups to names.
 RIG_SQL = "pl_rig(s.id)"
@@ -943,11 +956,13 @@ END"""
 _FRAME_SELECT = f"""
 SELECT f.id, d.path, f.name, e.eff_target, e.eff_filter, e.exposure_s, e.eff_type, {UTC_SQL},
        s.instrume, s.telescop, s.focallen_mm, s.xbinning, s.gain, e.ccd_temp,
-       e.session_date, {SHOWN_STATUS_SQL}, {RIG_SQL}, s.sequencer, e.night_basis, f.reason, e.inferred
+       e.session_date, {SHOWN_STATUS_SQL}, {RIG_SQL}, s.sequencer, e.night_basis, f.reason, e.inferred,
+       {IMAGE_SCALE_SQL}, e.fwhm_arcsec, e.sky_quality, e.ambient_temp
 FROM files f JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.id = f.exposure_id
 LEFT JOIN setups s ON s.id = e.setup_id
 """
 _STATUS_COLUMN = 15
+_INFERRED_COLUMN = 20
 
 # Buckets that are a shown status; 'unknown' is a rule on the exposure (UNKNOWN_SQL).
 BUCKET_STATUS = {
@@ -1015,11 +1030,12 @@ def iter_frames(conn: sqlite3.Connection, where: FrameFilter = EVERY_FRAME, page
         rows = conn.execute(sql, [last, *params, page]).fetchall()
         for r in rows:
             if status is None or r[_STATUS_COLUMN] == status:
-                inferred = r[-1]
+                inferred = r[_INFERRED_COLUMN]
                 yield (
                     join_path(r[1], r[2]),
-                    *r[3:-1],
+                    *r[3:_INFERRED_COLUMN],
                     ";".join(n for bit, n in INFERRED_NAMES.items() if inferred & bit) if inferred else None,
+                    *r[_INFERRED_COLUMN + 1 :],
                 )
         if len(rows) < page:
             return

@@ -108,6 +108,10 @@ class Frame:
     alt_deg: float | None = None
     az_deg: float | None = None
     airmass: float | None = None
+    # the night's conditions, for AstroBin's meanFwhm, meanSqm and temperature
+    fwhm_arcsec: float | None = None
+    sky_quality: float | None = None  # mag/arcsec² (an SQM reading)
+    ambient_temp: float | None = None  # °C
     site_lat: float | None = None
     site_lon: float | None = None
     site_elev: float | None = None
@@ -915,6 +919,8 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "alt_deg": ("OBJCTALT", "CENTALT"),
     "az_deg": ("OBJCTAZ", "CENTAZ"),
     "airmass": ("AIRMASS",),
+    "sky_quality": ("SKYQUAL", "SQM", "MPSAS"),
+    "ambient_temp": ("AMBTEMP", "AOCAMBT", "AMB_TEMP"),
     "site_lat": ("SITELAT", "LAT-OBS", "OBSGEO-B"),
     "site_lon": ("SITELONG", "LONG-OBS", "OBSGEO-L"),
     "site_elev": ("SITEELEV", "ALT-OBS", "OBSGEO-H"),
@@ -941,6 +947,8 @@ _CONVERTERS = {
     "alt_deg": _deg,
     "az_deg": _deg,
     "airmass": _num,
+    "sky_quality": _num,
+    "ambient_temp": _num,
     "site_lat": _lat,
     "site_lon": _lon,
     "site_elev": _num,
@@ -965,6 +973,28 @@ def keyword_sources(cards: Mapping[str, object]) -> dict[str, str]:
     if "DATE-LOC" in cards:
         out["loc_offset_min"] = "DATE-LOC"
     return out
+
+
+_SEEING_KEYS = ("FWHM", "STARFWHM", "HFR")
+
+
+def _fwhm_arcsec(
+    cards: Mapping[str, object], header_bytes: bytes, xpixsz: float | None, focallen_mm: float | None
+) -> float | None:
+    """Star FWHM in arcsec: FWHM/STARFWHM in arcsec when the comment says so, else in pixels
+    times the image scale; HFR (pixels) doubled — the FWHM of a Gaussian star. Never guessed:
+    pixels without a known image scale give None."""
+    scale = xpixsz * 206.265 / focallen_mm if xpixsz and focallen_mm else None
+    for key in _SEEING_KEYS:
+        n = _num(cards.get(key))
+        if n is None or not 0 < n < 1000:
+            continue
+        comment = (card_comment(header_bytes, key) or "").lower()
+        if key != "HFR" and ("arcsec" in comment or '"' in comment):
+            return float(n)
+        px = n * 2 if key == "HFR" else n
+        return round(px * scale, 3) if scale else None
+    return None
 
 
 def _first_raw(cards: Mapping[str, object], keys: tuple[str, ...]) -> str | None:
@@ -1061,8 +1091,10 @@ def normalize(
         inferred |= INFERRED_DATE
 
     exposure_f = float(exposure) if exposure is not None else None
+    fwhm = _fwhm_arcsec(cards, header_bytes, v["xpixsz"], focallen)
     v.update(
         exposure_s=exposure_f,
+        fwhm_arcsec=fwhm,
         identity=exposure_identity(
             t_obs_ms, has_frac, v["instrume"], exposure_f, v["naxis1"], v["naxis2"], header_bytes, stem, size
         ),
