@@ -398,6 +398,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
         options = {
             "astrobin_filters": config.astrobin_filters,
             "allow_missing_filter_ids": args.allow_missing_filter_ids,
+            "flat_nights": config.flat_nights,  # the same matching as `pl-tui calibration`
         }
         if args.output is None:
             with _stdout() as out:

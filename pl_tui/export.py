@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from . import ledger as L
+from .rigs import calibration
 
 TOTALS_COLUMNS = ("target", "filter", "total_hours", "frame_count", "first_seen", "last_seen")
 SESSIONS_COLUMNS = ("session_date", "target", "filter", "frame_count", "total_exposure_s", "instrume", "telescop")
@@ -30,6 +31,8 @@ FRAMES_COLUMNS = L.FRAME_COLUMNS
 ASTROBIN_COLUMNS = (
     "date", "filter", "number", "duration", "binning", "gain", "sensorCooling", "fNumber",
     "darks", "flats", "flatDarks", "bias",
+    # appended: the night's conditions, session means of what the headers recorded
+    "bortle", "meanSqm", "meanFwhm", "temperature",
 )  # fmt: skip
 REPORTS = ("frames", "sessions", "totals", "astrobin")
 EVERYTHING = L.EVERY_FRAME
@@ -54,6 +57,7 @@ def report_rows(
     where: L.FrameFilter = EVERYTHING,
     astrobin_filters: Mapping[str, int] | None = None,
     allow_missing_filter_ids: bool = False,
+    flat_nights: int = 0,
 ) -> Iterator[tuple]:
     """Rows of a report in its column order, typed (None for missing). Frames stream."""
     if report == "totals":
@@ -67,7 +71,7 @@ def report_rows(
     elif report == "astrobin":
         if not where.target:
             raise ExportError("the AstroBin export is for one target: give --target")
-        yield from astrobin_rows(conn, where.target, astrobin_filters or {}, allow_missing_filter_ids)
+        yield from astrobin_rows(conn, where.target, astrobin_filters or {}, allow_missing_filter_ids, flat_nights)
     else:
         raise ValueError(f"unknown report {report!r}")
 
@@ -126,10 +130,11 @@ def write_report(
     where: L.FrameFilter = EVERYTHING,
     astrobin_filters: Mapping[str, int] | None = None,
     allow_missing_filter_ids: bool = False,
+    flat_nights: int = 0,
 ) -> int:
     """Write one report to a text stream; returns the rows written. Nothing is written when
     the report cannot be made (an AstroBin filter without id): those rows are built first."""
-    rows = report_rows(conn, report, where, astrobin_filters, allow_missing_filter_ids)
+    rows = report_rows(conn, report, where, astrobin_filters, allow_missing_filter_ids, flat_nights)
     if report != "frames":  # small reports: complete before the first byte; frames stream
         rows = iter(list(rows))
     return WRITERS[fmt](out, report_columns(report), rows)
@@ -144,6 +149,7 @@ def export_file(
     where: L.FrameFilter = EVERYTHING,
     astrobin_filters: Mapping[str, int] | None = None,
     allow_missing_filter_ids: bool = False,
+    flat_nights: int = 0,
 ) -> int:
     """Write a report to a file, atomically: an unnamed file in the destination folder, given its
     name only when complete (Linux O_TMPFILE: a process killed mid-export leaves nothing behind;
@@ -154,7 +160,7 @@ def export_file(
     fd, tmp = _open_unnamed(target)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
-            n = write_report(conn, report, f, fmt, where, astrobin_filters, allow_missing_filter_ids)
+            n = write_report(conn, report, f, fmt, where, astrobin_filters, allow_missing_filter_ids, flat_nights)
             f.flush()
             os.fsync(f.fileno())
             if tmp is None:
@@ -245,22 +251,28 @@ class _Acquisition:
     number: int
     cooling: float | None
     f_number: float | None
-
-
-_CALIBRATION = ("DARK", "FLAT", "DARKFLAT", "BIAS")
+    sqm: float | None
+    fwhm: float | None
+    temperature: float | None
 
 
 def astrobin_rows(
-    conn: sqlite3.Connection, target: str, filter_ids: Mapping[str, int], allow_missing: bool = False
+    conn: sqlite3.Connection,
+    target: str,
+    filter_ids: Mapping[str, int],
+    allow_missing: bool = False,
+    flat_nights: int = 0,
 ) -> list[tuple]:
     """AstroBin's long-exposure acquisition rows for one target: one per night × filter ×
-    exposure × binning × gain (and camera), counting frames only. Calibration counts are the
-    matching calibration frames of the same night and camera; empty when there are none."""
+    exposure × binning × gain (and camera), counting frames only. The darks, flats, flat-darks
+    and bias are those ``pl-tui calibration`` matches to the same light sessions (one rule for
+    both); the conditions are session means of what the headers recorded, empty when none did."""
     acquisitions = [
         _Acquisition(*r)
         for r in conn.execute(
             "SELECT e.session_date, e.eff_filter, e.exposure_s, s.xbinning, s.gain, s.instrume, count(*), "
-            "avg(e.ccd_temp), avg(COALESCE(s.focratio, s.focallen_mm / s.aperture_mm)) "
+            "avg(e.ccd_temp), avg(COALESCE(s.focratio, s.focallen_mm / s.aperture_mm)), "
+            "avg(e.sky_quality), avg(e.fwhm_arcsec), avg(e.ambient_temp) "
             "FROM exposures e JOIN setups s ON s.id = e.setup_id WHERE e.counting AND e.eff_target = ? "
             "GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6",
             (target,),
@@ -277,11 +289,18 @@ def astrobin_rows(
             f"[astrobin.filters]\n{example}\n(ids are in the URL of the filter's page on AstroBin), "
             "or export with --allow-missing-filter-ids to leave them empty"
         )
-    calibration = _calibration_counts(conn, {a.night for a in acquisitions})
+    # the light sessions of calibration coverage are finer (offset, readout, set-point, optic):
+    # an acquisition row has the most of each kind any of its sessions has
+    matched: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for c in calibration(conn, target, flat_nights):
+        best = matched[(c.night, c.filter, c.exposure_s, c.xbinning, c.gain, c.camera)]
+        for i, n in enumerate((c.darks, c.flats, c.flat_darks, c.biases)):
+            best[i] = max(best[i], n)
     rows = []
     for a in acquisitions:
         if a.duration is None or not 0.0001 <= a.duration <= 999999.9999:
             continue  # AstroBin requires a duration; such frames are in the Unknown bucket
+        cal = matched.get((a.night, a.filter, a.duration, a.binning, a.gain, a.camera), [0, 0, 0, 0])
         rows.append(
             (
                 a.night,
@@ -292,33 +311,28 @@ def astrobin_rows(
                 _decimals(a.gain, 2) if a.gain is not None else None,
                 _whole_in(a.cooling, -274, 100),
                 _decimals(a.f_number, 2) if a.f_number is not None and a.f_number > 0 else None,
-                *_calibration_for(calibration.get((a.night, a.camera), {}), a),
+                *(n or None for n in cal),
+                bortle_of(a.sqm),
+                _decimals(a.sqm, 2) if a.sqm is not None and 10 <= a.sqm <= 25 else None,
+                _decimals(a.fwhm, 2) if a.fwhm is not None and 0 < a.fwhm < 100 else None,
+                _decimals(a.temperature, 2) if a.temperature is not None and -88 <= a.temperature <= 58 else None,
             )
         )
     return rows
 
 
-def _calibration_for(cal: Mapping[str, list[tuple]], a: _Acquisition) -> tuple[int | None, ...]:
-    """darks, flats, flatDarks, bias matching one acquisition: darks by exposure, binning and
-    gain; flats by filter and binning; flat-darks by binning; bias by binning and gain."""
+# Sky brightness (mag/arcsec², an SQM reading) → Bortle class, by the usual SQM-to-Bortle table.
+_BORTLE_SQM = ((21.99, 1), (21.89, 2), (21.69, 3), (20.49, 4), (19.50, 5), (18.94, 6), (18.38, 7), (17.80, 8))
 
-    def count(kind: str, *, exposure: bool = False, filt: bool = False, gain: bool = False) -> int | None:
-        n = sum(
-            c[5]
-            for c in cal.get(kind, ())
-            if c[3] == a.binning
-            and (not exposure or c[2] == a.duration)
-            and (not filt or c[1] == a.filter)
-            and (not gain or c[4] == a.gain)
-        )
-        return n or None
 
-    return (
-        count("DARK", exposure=True, gain=True),
-        count("FLAT", filt=True),
-        count("DARKFLAT"),
-        count("BIAS", gain=True),
-    )
+def bortle_of(sqm: float | None) -> int | None:
+    """The Bortle class of a measured sky brightness; None without a plausible reading."""
+    if sqm is None or not 10 <= sqm <= 25:
+        return None
+    for limit, bortle in _BORTLE_SQM:
+        if sqm >= limit:
+            return bortle
+    return 9
 
 
 def _filter_id(ids: Mapping[str, int], name: str) -> int | None:
@@ -326,24 +340,6 @@ def _filter_id(ids: Mapping[str, int], name: str) -> int | None:
         return ids[name]
     folded = {k.casefold(): v for k, v in ids.items()}
     return folded.get(name.casefold())
-
-
-def _calibration_counts(conn: sqlite3.Connection, nights: set[str | None]) -> dict[tuple, dict[str, list[tuple]]]:
-    """(night, camera) → frame type → [(type, filter, exposure, binning, gain, count)]."""
-    out: dict[tuple, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
-    known = sorted(n for n in nights if n)
-    if not known:
-        return out
-    marks = ",".join("?" * len(known))
-    for night, camera, *rest in conn.execute(
-        "SELECT e.session_date, s.instrume, e.eff_type, e.eff_filter, e.exposure_s, s.xbinning, s.gain, count(*) "
-        "FROM exposures e JOIN setups s ON s.id = e.setup_id "
-        f"WHERE e.eff_status = 'accepted' AND e.eff_type IN {_CALIBRATION} AND e.session_date IN ({marks}) "
-        "GROUP BY 1, 2, 3, 4, 5, 6, 7",
-        known,
-    ):
-        out[(night, camera)][rest[0]].append(tuple(rest))
-    return out
 
 
 def _decimals(v: float, places: int) -> float | int:

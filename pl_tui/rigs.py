@@ -329,6 +329,8 @@ class Coverage:
     flats: int
     flat_darks: int
     biases: int
+    xbinning: int | None = None
+    gain: float | None = None
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -385,7 +387,9 @@ def calibration(conn: sqlite3.Connection, target: str | None = None, flat_nights
             if ok:
                 counts[kind] += c_n
         out.append(
-            Coverage(night, t, filt, cam, exp, n, counts["DARK"], counts["FLAT"], counts["DARKFLAT"], counts["BIAS"])
+            Coverage(
+                night, t, filt, cam, exp, n, counts["DARK"], counts["FLAT"], counts["DARKFLAT"], counts["BIAS"], xb, gain
+            )
         )
     return out
 

@@ -20,14 +20,17 @@ from pl_tui import ledger as L
 from pl_tui.config import Config
 from pl_tui.export import (
     ASTROBIN_COLUMNS,
+    FRAMES_COLUMNS,
     ExportError,
     _umask,
     astrobin_rows,
+    bortle_of,
     export_file,
     report_columns,
     report_rows,
     write_report,
 )
+from pl_tui.rigs import calibration
 from pl_tui.scan import scan
 
 NAMED = 'NGC 7000, "North America" é'  # a comma, quotes and a non-ASCII letter
@@ -206,10 +209,11 @@ def test_astrobin_rows_and_calibration(astro: Path) -> None:
     rows = astrobin_rows(conn, "M81", {"Ha": 4663})
     conn.close()
     assert rows == [
-        # date, filter, number, duration, binning, gain, sensorCooling, fNumber, darks, flats, flatDarks, bias
-        ("2024-08-13", None, 1, 300, None, None, None, None, None, None, None, None),  # the OSC camera
-        ("2024-08-13", 4663, 2, 120, None, None, None, None, None, None, None, None),  # QHY: no calibration
-        ("2024-08-13", 4663, 4, 300, None, 100, -10, 4.9, 5, 3, 2, 7),
+        # date, filter, number, duration, binning, gain, sensorCooling, fNumber, darks, flats, flatDarks, bias,
+        # then bortle, meanSqm, meanFwhm, temperature (none of these frames recorded conditions)
+        ("2024-08-13", None, 1, 300, None, None, None, None, None, None, None, None, None, None, None, None),  # OSC
+        ("2024-08-13", 4663, 2, 120, None, None, None, None, None, None, None, None, None, None, None, None),  # QHY
+        ("2024-08-13", 4663, 4, 300, None, 100, -10, 4.9, 5, 3, 2, 7, None, None, None, None),
     ]
 
 
@@ -220,7 +224,8 @@ def test_astrobin_file_follows_astrobins_field_rules(astro: Path, tmp_path: Path
     conn.close()
     data = out.read_bytes()
     assert data.startswith(
-        b"date,filter,number,duration,binning,gain,sensorCooling,fNumber,darks,flats,flatDarks,bias\r\n"
+        b"date,filter,number,duration,binning,gain,sensorCooling,fNumber,darks,flats,flatDarks,bias,"
+        b"bortle,meanSqm,meanFwhm,temperature\r\n"
     )
     rows = list(csv.DictReader(io.StringIO(data.decode(), newline="")))
     assert rows and list(rows[0]) == list(ASTROBIN_COLUMNS)
@@ -397,3 +402,43 @@ def test_random_ledgers_export_consistent_sums(tmp_path: Path, frames: list) -> 
     assert abs(sum(float(r["total_hours"]) for r in totals) - hours) <= 0.0001 * max(1, len(totals))
     assert all(c in report_columns("sessions") for c in sessions[0]) if sessions else True
     conn.close()
+
+
+def test_astrobin_uses_the_calibration_matching_and_the_nights_conditions(make_fits, archive: Path, ledger_path: Path) -> None:
+    """A dark library and biases from another month: `pl-tui calibration` matches them, so the
+    AstroBin CSV must too; SQM, FWHM and ambient temperature are session means from the headers."""
+    light = {"GAIN": 100, "XPIXSZ": 3.76, "FOCALLEN": 250.0, "SKYQUAL": 21.3, "AMBTEMP": 4.0, "HFR": 1.5}
+    make_fits("L/a.fits", {**light, "DATE-OBS": "2024-08-13T21:00:00.100"})
+    make_fits("L/b.fits", {**light, "DATE-OBS": "2024-08-13T21:06:00.100", "SKYQUAL": 21.5, "AMBTEMP": 3.0, "HFR": 2.5})
+    cal = {"OBJECT": None, "FILTER": None, "GAIN": 100, "XPIXSZ": 3.76, "FOCALLEN": 250.0}
+    for i in range(3):  # the dark library, shot a month earlier
+        make_fits(f"Darks/d{i}.fits", {**cal, "IMAGETYP": "Dark Frame", "DATE-OBS": f"2024-07-10T12:0{i}:00.1"})
+    for i in range(4):
+        make_fits(f"Bias/b{i}.fits", {**cal, "IMAGETYP": "Bias Frame", "EXPTIME": 0.0, "DATE-OBS": f"2024-07-10T12:3{i}:00.1"})
+    scan(ledger_path, [str(archive)], Config(settle_seconds=0, time_zone="Europe/Berlin"), workers=0)
+    conn = L.connect(ledger_path, create=False)
+    (coverage,) = calibration(conn, "M81")
+    (row,) = astrobin_rows(conn, "M81", {"Ha": 4663})
+    conn.close()
+    assert (coverage.darks, coverage.biases) == (3, 4)
+    named = dict(zip(ASTROBIN_COLUMNS, row, strict=True))
+    assert (named["darks"], named["flats"], named["flatDarks"], named["bias"]) == (3, None, None, 4)
+    scale = 3.76 * 206.265 / 250.0  # 3.102 arcsec/px; FWHM = 2 × HFR
+    assert named["meanSqm"] == 21.4 and named["bortle"] == 4
+    assert named["temperature"] == 3.5
+    assert named["meanFwhm"] == pytest.approx(round((3.0 * scale + 5.0 * scale) / 2, 2), abs=0.01)
+
+
+@pytest.mark.parametrize(("sqm", "bortle"), [(22.0, 1), (21.95, 2), (21.7, 3), (21.0, 4), (20.0, 5), (19.0, 6), (18.5, 7), (18.0, 8), (17.0, 9), (None, None), (5.0, None)])
+def test_bortle_from_sky_quality(sqm: float | None, bortle: int | None) -> None:
+    assert bortle_of(sqm) == bortle
+
+
+def test_frames_report_has_the_image_scale(make_fits, archive: Path, ledger_path: Path) -> None:
+    make_fits("a.fits", {"XPIXSZ": 3.76, "FOCALLEN": 250.0})
+    make_fits("b.fits", {"XPIXSZ": 3.76, "FOCALLEN": 0, "DATE-OBS": "2024-08-13T22:00:00.000"})  # MaxIm's "not set"
+    scan(ledger_path, [str(archive)], Config(settle_seconds=0), workers=0)
+    with L.reading(ledger_path) as conn:
+        rows = {Path(r[0]).name: dict(zip(FRAMES_COLUMNS, r, strict=True)) for r in report_rows(conn, "frames")}
+    assert rows["a.fits"]["image_scale"] == 3.102
+    assert rows["b.fits"]["image_scale"] is None  # never guessed
