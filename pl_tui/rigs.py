@@ -388,7 +388,18 @@ def calibration(conn: sqlite3.Connection, target: str | None = None, flat_nights
                 counts[kind] += c_n
         out.append(
             Coverage(
-                night, t, filt, cam, exp, n, counts["DARK"], counts["FLAT"], counts["DARKFLAT"], counts["BIAS"], xb, gain
+                night,
+                t,
+                filt,
+                cam,
+                exp,
+                n,
+                counts["DARK"],
+                counts["FLAT"],
+                counts["DARKFLAT"],
+                counts["BIAS"],
+                xb,
+                gain,
             )
         )
     return out

@@ -404,7 +404,9 @@ def test_random_ledgers_export_consistent_sums(tmp_path: Path, frames: list) -> 
     conn.close()
 
 
-def test_astrobin_uses_the_calibration_matching_and_the_nights_conditions(make_fits, archive: Path, ledger_path: Path) -> None:
+def test_astrobin_uses_the_calibration_matching_and_the_nights_conditions(
+    make_fits, archive: Path, ledger_path: Path
+) -> None:
     """A dark library and biases from another month: `pl-tui calibration` matches them, so the
     AstroBin CSV must too; SQM, FWHM and ambient temperature are session means from the headers."""
     light = {"GAIN": 100, "XPIXSZ": 3.76, "FOCALLEN": 250.0, "SKYQUAL": 21.3, "AMBTEMP": 4.0, "HFR": 1.5}
@@ -414,7 +416,9 @@ def test_astrobin_uses_the_calibration_matching_and_the_nights_conditions(make_f
     for i in range(3):  # the dark library, shot a month earlier
         make_fits(f"Darks/d{i}.fits", {**cal, "IMAGETYP": "Dark Frame", "DATE-OBS": f"2024-07-10T12:0{i}:00.1"})
     for i in range(4):
-        make_fits(f"Bias/b{i}.fits", {**cal, "IMAGETYP": "Bias Frame", "EXPTIME": 0.0, "DATE-OBS": f"2024-07-10T12:3{i}:00.1"})
+        make_fits(
+            f"Bias/b{i}.fits", {**cal, "IMAGETYP": "Bias Frame", "EXPTIME": 0.0, "DATE-OBS": f"2024-07-10T12:3{i}:00.1"}
+        )
     scan(ledger_path, [str(archive)], Config(settle_seconds=0, time_zone="Europe/Berlin"), workers=0)
     conn = L.connect(ledger_path, create=False)
     (coverage,) = calibration(conn, "M81")
@@ -429,7 +433,22 @@ def test_astrobin_uses_the_calibration_matching_and_the_nights_conditions(make_f
     assert named["meanFwhm"] == pytest.approx(round((3.0 * scale + 5.0 * scale) / 2, 2), abs=0.01)
 
 
-@pytest.mark.parametrize(("sqm", "bortle"), [(22.0, 1), (21.95, 2), (21.7, 3), (21.0, 4), (20.0, 5), (19.0, 6), (18.5, 7), (18.0, 8), (17.0, 9), (None, None), (5.0, None)])
+@pytest.mark.parametrize(
+    ("sqm", "bortle"),
+    [
+        (22.0, 1),
+        (21.95, 2),
+        (21.7, 3),
+        (21.0, 4),
+        (20.0, 5),
+        (19.0, 6),
+        (18.5, 7),
+        (18.0, 8),
+        (17.0, 9),
+        (None, None),
+        (5.0, None),
+    ],
+)
 def test_bortle_from_sky_quality(sqm: float | None, bortle: int | None) -> None:
     assert bortle_of(sqm) == bortle
 

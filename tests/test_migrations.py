@@ -22,7 +22,9 @@ def _older_ledger(path: Path, version: int) -> None:
     conn.close()
 
 
-def test_a_schema_3_ledger_with_frames_and_retags_migrates_and_is_refilled(make_fits, archive: Path, tmp_path: Path) -> None:
+def test_a_schema_3_ledger_with_frames_and_retags_migrates_and_is_refilled(
+    make_fits, archive: Path, tmp_path: Path
+) -> None:
     make_fits("M81/a.fits", {"SKYQUAL": 21.3, "AMBTEMP": 4.5, "DATE-OBS": "2024-08-13T21:00:00.000"})
     make_fits("M81/b.fits", {"SKYQUAL": 21.1, "AMBTEMP": 4.0, "DATE-OBS": "2024-08-13T21:10:00.000"})
     # what schema 3 knew: the v4 columns did not exist; write a ledger the way it did

@@ -606,7 +606,9 @@ def test_units_in_comments(tmp_path: Path, cards: list[Card], seconds: float, ho
 def test_unit_in_an_xisf_keyword_comment(tmp_path: Path) -> None:
     path = tmp_path / "f.xisf"
     xml = xisf_bytes([("IMAGETYP", "Light"), ("EXPTIME", 1500), ("DATE-OBS", "2024-08-13T21:00:00.5")])
-    path.write_bytes(xml.replace(b'name="EXPTIME" value="1500" comment=""', b'name="EXPTIME" value="1500" comment="[ms]"'))
+    path.write_bytes(
+        xml.replace(b'name="EXPTIME" value="1500" comment=""', b'name="EXPTIME" value="1500" comment="[ms]"')
+    )
     raw = read_header(str(path))
     assert normalize(raw.cards, raw.header_bytes, "f", ()).exposure_s == pytest.approx(1.5)
 

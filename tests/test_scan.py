@@ -600,7 +600,9 @@ def test_random_ledgers_keep_the_invariants(tmp_path: Path, items: list, gone: l
     assert direct[0] == expect
 
 
-def test_a_ledger_written_under_older_rules_is_read_again_once(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:
+def test_a_ledger_written_under_older_rules_is_read_again_once(
+    make_fits, archive: Path, run_scan, ledger_path: Path
+) -> None:
     """Upgrading pl-tui must not leave frames judged by old rules: the rules' version is part of
     each root's stamp, so the next scan reads every header again, and the one after does not."""
     make_fits("M81/sub_0001.fits", {"STACKCNT": 1})
@@ -642,4 +644,6 @@ def test_one_absurd_card_never_stops_a_scan(make_fits, archive: Path, run_scan, 
         reasons = triage.suspects(conn)
     if "EXPTIME" in changes:
         assert row.total_exposure_s == 300.0
-        assert list(reasons.values()) == ["exposure impossible for one frame (≤ 0 s or over a day): its time is not counted"]
+        assert list(reasons.values()) == [
+            "exposure impossible for one frame (≤ 0 s or over a day): its time is not counted"
+        ]
