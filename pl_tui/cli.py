@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import signal
 import sys
@@ -19,7 +20,17 @@ from . import __version__, triage
 from . import ledger as L
 from . import retag as R
 from .config import Config, ConfigError, default_ledger_path, load_config
-from .export import REPORTS, WRITERS, ExportError, export_file, report_columns, report_rows, write_report
+from .explain import explain_file
+from .export import (
+    REPORTS,
+    WRITERS,
+    ExportError,
+    export_file,
+    format_value,
+    report_columns,
+    report_rows,
+    write_report,
+)
 from .retag import RetagError
 from .triage import BUCKET_COLUMNS, BUCKETS
 from .widgets.safe import plain
@@ -147,6 +158,12 @@ def _parser() -> argparse.ArgumentParser:
     ca.add_argument("--target", help="only this target")
     ca.add_argument("--missing", action="store_true", help="only sessions missing some calibration")
     add_format(ca)
+
+    ex = sub.add_parser(
+        "explain", parents=[common], help="why a frame does or does not count: each field's origin, every rule"
+    )
+    ex.add_argument("files", nargs="+", metavar="FILE", help="FITS/XISF files (need not be scanned yet)")
+    ex.add_argument("--format", choices=("text", "json"), default="text")
 
     d = sub.add_parser("demo", parents=[common], help="build the demo archive and open it")
     d.add_argument("--dir", type=Path, help="where to write the demo archive (default: the user data dir)")
@@ -654,6 +671,44 @@ def cmd_calibration(args: argparse.Namespace, config: Config) -> int:
 # demo
 
 
+def cmd_explain(args: argparse.Namespace, config: Config) -> int:
+    ledger_path = _ledger_path(args)
+    found = ledger_path if ledger_path.exists() else None
+    status = EXIT_OK
+    out = []
+    for f in args.files:
+        if not os.path.lexists(f):
+            print(f"pl-tui: {plain(f)}: no such file", file=sys.stderr)
+            status = EXIT_ERROR
+            continue
+        ex = explain_file(f, config, found)
+        if args.format == "json":
+            out.append(
+                {
+                    "path": ex.path,
+                    "counts": ex.counts,
+                    "verdict": ex.verdict,
+                    "fields": {x.name: {"value": x.value, "from": x.origin} for x in ex.fields},
+                    "rules": ex.rules,
+                }
+            )
+            continue
+        print(plain(ex.path))
+        print(f"  {plain(ex.verdict)}")
+        width = max((len(x.name) for x in ex.fields), default=0)
+        values = [plain(format_value(x.value)) for x in ex.fields]
+        vwidth = min(30, max((len(v) for v in values), default=0))
+        for x, v in zip(ex.fields, values, strict=True):
+            print(f"  {x.name:<{width}}  {v:<{vwidth}}  {plain(x.origin)}")
+        for r in ex.rules:
+            print(f"  - {plain(r)}")
+    if args.format == "json":
+        with _stdout() as stream:
+            json.dump(out, stream, ensure_ascii=False, indent=1, default=str)
+            stream.write("\n")
+    return status
+
+
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     import platformdirs
 
@@ -735,6 +790,7 @@ COMMANDS = {
     "sensor": cmd_sensor,
     "goals": cmd_goals,
     "calibration": cmd_calibration,
+    "explain": cmd_explain,
     "demo": cmd_demo,
 }
 
