@@ -17,12 +17,13 @@ from __future__ import annotations
 import contextlib
 import gzip
 import math
+import operator
 import os
 import re
 import stat
 import struct
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 BLOCK = 2880
@@ -48,7 +49,7 @@ class HeaderError(Exception):
 class RawHeader:
     """Keywords of one header (first occurrence wins) and the bytes they came from."""
 
-    cards: dict[str, object]
+    cards: Mapping[str, object]
     header_bytes: bytes
     kind: str  # "fits", "fits.gz", "fits.fz", "xisf"
     size: int = 0  # the file's size in bytes: part of the identity of a frame without DATE-OBS
@@ -87,11 +88,12 @@ def parse_value(text: str) -> object:
         return _parse_quoted(s)
     if c == "/":
         return None
-    m = _UNQUOTED_DATE.match(s)
-    if m:
-        return m.group(0)
     slash = s.find("/")
     if slash >= 0:
+        if c.isdigit():
+            m = _UNQUOTED_DATE.match(s)
+            if m:
+                return m.group(0)
         s = s[:slash]
     s = s.strip()
     if not s:
@@ -100,8 +102,8 @@ def parse_value(text: str) -> object:
         return True
     if s == "F":
         return False
-    if c in "+-.0123456789":
-        with contextlib.suppress(ValueError):  # not an integer: perhaps a float
+    if c in _NUMBER_START:
+        if s.isascii() and (s.isdigit() or (c in "+-" and s[1:].isdigit())):
             return int(s)
         try:
             f = float(s.replace("D", "E").replace("d", "e"))
@@ -115,6 +117,7 @@ def parse_value(text: str) -> object:
 
 
 _UNQUOTED_DATE = re.compile(r"\d{1,4}/\d{1,2}/\d{1,4}")
+_NUMBER_START = frozenset("+-.0123456789")
 
 
 def _parse_quoted(s: str) -> str:
@@ -209,6 +212,102 @@ def decode_card(card: bytes) -> str:
         return card.decode("utf-8")
     except UnicodeDecodeError:
         return card.decode("latin-1")
+
+
+_KEY_FIELD = operator.itemgetter(slice(0, 8))
+# Keyword fields the lazy index can look up as they are: an upper-case standard keyword padded
+# with blanks, or a blank commentary field. Anything else (lower case, leading blanks, '=' in
+# the field) goes through the eager parser, which normalises every card.
+_STANDARD_KEYS = re.compile(rb"(?:[A-Z0-9_-][A-Z0-9_ -]{7}|        )*")
+_KEY8: dict[str, bytes] = {}
+_WANTED: dict[frozenset[str], dict[bytes, str]] = {}
+_ABSENT = object()
+
+
+class Cards(Mapping[str, object]):
+    """{KEYWORD: value} of one header, each card parsed the first time it is asked for.
+
+    A capture header holds 60–150 cards, of which the normaliser reads about 40; the rest (the
+    weather block, focuser, rotator, HISTORY …) stay bytes until someone iterates — the frame
+    inspector. Same values as :func:`parse_header`, which it falls back to when the header has
+    anything unusual (HIERARCH, CONTINUE, lower-case or indented keywords)."""
+
+    __slots__ = ("_full", "_header", "_index", "_memo")
+
+    def __init__(self, header: bytes, index: dict[bytes, bytes]) -> None:
+        self._header = header
+        self._index = index  # 8-byte keyword field → its first card
+        self._memo: dict[str, object] = {}
+        self._full: dict[str, object] | None = None
+
+    def get(self, key: str, default: object = None) -> object:
+        v = self._memo.get(key, _ABSENT)
+        if v is not _ABSENT:
+            return v
+        k8 = _KEY8.get(key)
+        if k8 is None:
+            k8 = _KEY8[key] = key.encode("ascii", "replace").ljust(8)[:8] if len(key) <= 8 else b""
+        card = self._index.get(k8)
+        if card is None:
+            return default
+        hit = _CARD_CACHE.get(card)
+        if hit is None:
+            if len(_CARD_CACHE) >= _CARD_CACHE_MAX:
+                _CARD_CACHE.clear()
+            hit = _CARD_CACHE[card] = parse_card(decode_card(card))
+        v = self._memo[key] = hit[1]
+        return v
+
+    def subset(self, keys: frozenset[str]) -> dict[str, object]:
+        """{KEYWORD: value} of those of ``keys`` the header has, parsing only their cards."""
+        wanted = _WANTED.get(keys)
+        if wanted is None:
+            wanted = _WANTED[keys] = {k.encode("ascii").ljust(8): k for k in keys if len(k) <= 8}
+        index, cache, out = self._index, _CARD_CACHE, {}
+        if len(cache) >= _CARD_CACHE_MAX:
+            cache.clear()
+        for k8 in index.keys() & wanted.keys():  # the intersection is computed in C
+            card = index[k8]
+            hit = cache.get(card)
+            if hit is None:
+                hit = cache[card] = parse_card(decode_card(card))
+            out[wanted[k8]] = hit[1]
+        return out
+
+    def __getitem__(self, key: str) -> object:
+        v = self.get(key, _ABSENT)
+        if v is _ABSENT:
+            raise KeyError(key)
+        return v
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and len(key) <= 8 and key.encode("ascii", "replace").ljust(8) in self._index
+
+    def _all(self) -> dict[str, object]:
+        if self._full is None:
+            self._full = parse_header(self._header)
+        return self._full
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+def header_cards(header: bytes) -> Mapping[str, object]:
+    """Header bytes up to END → a lazy :class:`Cards` (the scan's hot path), or the eagerly parsed
+    dict when the header needs the general parser."""
+    n = len(header) // CARD
+    splitter = _SPLITTERS.get(n)
+    if splitter is None:
+        splitter = _SPLITTERS[n] = struct.Struct(f"{CARD}s" * n)
+    cards = splitter.unpack_from(header)  # all cards at once, in C
+    keys = list(map(_KEY_FIELD, cards))  # their keyword fields, in C
+    index = dict(zip(reversed(keys), reversed(cards), strict=True))  # first occurrence wins
+    if b"CONTINUE" in index or b"HIERARCH" in index or _STANDARD_KEYS.fullmatch(b"".join(keys)) is None:
+        return parse_header(header)
+    return Cards(header, index)
 
 
 def parse_header(header: bytes) -> dict[str, object]:
@@ -386,7 +485,7 @@ def read_fits(path: str, opener: Opener = os.open) -> RawHeader:
         raise HeaderError(_os_reason(e)) from e
     finally:
         os.close(fd)
-    return RawHeader(parse_header(data), data, "fits", size)
+    return RawHeader(header_cards(data), data, "fits", size)
 
 
 def read_fits_gz(path: str, opener: Opener = os.open) -> RawHeader:
@@ -402,7 +501,7 @@ def read_fits_gz(path: str, opener: Opener = os.open) -> RawHeader:
         raise HeaderError(_os_reason(e)) from e
     finally:
         os.close(fd)
-    return RawHeader(parse_header(data), data, "fits.gz", size)
+    return RawHeader(header_cards(data), data, "fits.gz", size)
 
 
 def read_fits_fz(path: str, opener: Opener = os.open) -> RawHeader:

@@ -20,7 +20,7 @@ from functools import lru_cache
 from operator import attrgetter
 from zoneinfo import ZoneInfo
 
-from .headers import card_comment
+from .headers import Cards, card_comment
 
 # Bits of Frame.inferred: which values came from the folder layout, not the header.
 INFERRED_TARGET = 1
@@ -655,6 +655,7 @@ def sequencer_of(software: str) -> str:
 
 # Stack counts: a value above 1 is a stack. Seestar writes STACKCNT = 1 on every single sub.
 _STACK_COUNT_KEYS = ("NCOMBINE", "STACKCNT", "NSTACK", "STACKNUM")
+_SEEING_KEYS = ("FWHM", "STARFWHM", "HFR")
 _DERIVED_SUFFIX = re.compile(r"(?:_(?:cc|c|r|a|d))+$", re.IGNORECASE)
 _DERIVED_PREFIX = ("r_", "pp_")
 # Products no keyword names: SharpCap live-stack saves (Stack_16frames_240s), DWARF
@@ -663,6 +664,7 @@ _DERIVED_PREFIX = ("r_", "pp_")
 _DERIVED_NAME = re.compile(
     r"(?:^|[_\-\s.])(?:live[_\-\s]?)?stack(?:ed)?(?=[_\-\s.\d]|frames|$)"
     r"|^integration(?=[_\-\s.]|$)"
+    r"|^calibrated[_\-\s]"
     r"|^master[_\-\s]?(?:light|dark|flat|bias|darkflat|flatdark|offset)"
     r"|starless|drizzle",
     re.IGNORECASE,
@@ -698,16 +700,23 @@ _SEESTAR_SUBS = re.compile(r"^(.+?)(?:_mosaic)?_sub$", re.IGNORECASE)
 _DWARF_RAW = re.compile(r"^DWARF_RAW_(?:(?:TELE|WIDE)_)?(.+?)_EXP_", re.IGNORECASE)
 
 
-def _layout_target(part: str) -> str | None:
-    """The target a known device layout puts in a folder name (Seestar ``M 81_sub``, DWARF
-    ``DWARF_RAW_M81_EXP_15_…``), or None."""
+_DWARF_FOLDER_TYPES = {"dwarf_dark": "DARK", "dwarf_flat": "FLAT", "dwarf_bias": "BIAS"}
+
+
+def _layout(part: str) -> tuple[str | None, str | None] | None:
+    """(target, frame type) a known device layout puts in a folder name, or None when the folder
+    is no such layout: Seestar ``M 81_sub`` (lights of M 81), DWARF ``DWARF_RAW_M81_EXP_15_…``
+    (lights, of M81 when a target was chosen), DWARF ``DWARF_DARK`` (its dark library)."""
+    low = part.lower()
+    if low in _DWARF_FOLDER_TYPES:
+        return None, _DWARF_FOLDER_TYPES[low]
     m = _SEESTAR_SUBS.match(part) or _DWARF_RAW.match(part)
     if m is None:
-        return None
+        return (None, "LIGHT") if low.startswith("dwarf_raw_") else None
     name = m.group(1).strip()
-    if name.upper() in ("TELE", "WIDE") or _NOT_A_TARGET_NAME.search(name):
-        return None
-    return name or None
+    if name.upper() in ("TELE", "WIDE") or _NOT_A_TARGET_NAME.search(name) or name.lower() in PLACEHOLDERS:
+        name = ""
+    return name or None, "LIGHT"
 
 
 def derived_signal(
@@ -776,6 +785,7 @@ def folder_hints(dir_parts: tuple[str, ...]) -> FolderHints:
     kinds: list[str] = []
     image_type = session_date = filt = None
     layout_target: str | None = None
+    layout_type: str | None = None
     for part in dir_parts:
         low = part.lower()
         t = _TYPE_WORDS.get(" ".join(low.replace("_", " ").replace("-", " ").split()))
@@ -793,16 +803,18 @@ def folder_hints(dir_parts: tuple[str, ...]) -> FolderHints:
                 kinds.append("date")
                 session_date = session_date or d.isoformat()
                 continue
-        layout = _layout_target(part)
+        layout = _layout(part)
         if layout is not None:
             kinds.append("layout")
-            layout_target = layout
+            layout_target = layout[0] or layout_target
+            layout_type = layout[1]
             continue
         if (
             _YEAR_FOLDER.match(part)
             or low in _NOT_A_TARGET
             or low in _DERIVED_FOLDERS
             or part.startswith(".")
+            or low in PLACEHOLDERS
             or _NOT_A_TARGET_NAME.search(part)
         ):
             kinds.append("skip")
@@ -815,8 +827,11 @@ def folder_hints(dir_parts: tuple[str, ...]) -> FolderHints:
     candidates = [i for i, k in enumerate(kinds) if k == "candidate"]
     anchors = [i for i, k in enumerate(kinds) if k in ("type", "date")]
     target = None
+    image_type = image_type or layout_type
     if layout_target is not None:
         target = normalize_target(layout_target)
+    elif layout_type is not None:
+        pass  # a device's own folders: the names around them are not targets either
     elif candidates:
         if anchors:
             best = min(candidates, key=lambda i: (min(abs(i - a) for a in anchors), -i))
@@ -897,7 +912,7 @@ def time_unit(comment: str | None) -> tuple[float, str]:
 KEYWORDS: dict[str, tuple[str, ...]] = {
     "target": ("OBJECT", "OBJNAME"),
     "filter": ("FILTER", "FILTNAME"),
-    "exposure_s": ("EXPTIME", "EXPOSURE", "EXP_TIME"),
+    "exposure_s": ("EXPTIME", "EXPOSURE", "EXP_TIME", "EXP"),  # EXP: DWARF II
     "image_type": ("IMAGETYP", "FRAME", "FRAMETYP"),
     "instrume": ("INSTRUME",),
     "telescop": ("TELESCOP",),
@@ -957,6 +972,16 @@ _CONVERTERS = {
 }
 _FIELDS = tuple((name, keys, _CONVERTERS.get(name, _text)) for name, keys in KEYWORDS.items())
 
+# Every keyword the normaliser reads. A lazily parsed header is asked for exactly these, once:
+# the other cards of the header (weather, focuser, rotator …) are never parsed.
+READ_KEYWORDS: frozenset[str] = frozenset(
+    {k for keys in KEYWORDS.values() for k in keys}
+    | {"DATE-OBS", "TIME-OBS", "UT", "UTSTART", "MJD-OBS", "JD", "DATE-LOC", "ASTRA", "IMAGETYP"}
+    | {"CALSTAT", "IMCMB001", "PEDESTAL", "PIPROCESSED", "PROGRAM", "SOFTWARE", "CAMNAME"}
+    | set(_STACK_COUNT_KEYS)
+    | set(_SEEING_KEYS)
+)
+
 
 def keyword_sources(cards: Mapping[str, object]) -> dict[str, str]:
     """For the inspector: the keyword each field was taken from (same rules as normalize)."""
@@ -973,9 +998,6 @@ def keyword_sources(cards: Mapping[str, object]) -> dict[str, str]:
     if "DATE-LOC" in cards:
         out["loc_offset_min"] = "DATE-LOC"
     return out
-
-
-_SEEING_KEYS = ("FWHM", "STARFWHM", "HFR")
 
 
 def _fwhm_arcsec(
@@ -1035,6 +1057,8 @@ def normalize(
 ) -> Frame:
     """Build the Frame for one header. ``dir_parts`` are the folders below the archive root;
     ``stem`` is the file name without its extension(s); ``size`` the file's size in bytes."""
+    if isinstance(cards, Cards):
+        cards = cards.subset(READ_KEYWORDS)  # parse only what is read: a plain dict from here on
     v = {name: _pick(cards, keys, conv) for name, keys, conv in _FIELDS}
 
     software = v["software"]
@@ -1072,7 +1096,7 @@ def normalize(
         target is None
         and hints.target
         and image_type in (None, "LIGHT")
-        and hints.target.casefold() not in _device_names(v["instrume"], v["telescop"])
+        and hints.target.casefold() not in _device_names(v["instrume"], v["telescop"], cards.get("CAMNAME"))
     ):
         target, inferred = hints.target, inferred | INFERRED_TARGET
     filter_raw = v["filter"]
@@ -1121,8 +1145,8 @@ def normalize(
     return Frame(**v)
 
 
-def _device_names(instrume: str | None, telescop: str | None) -> tuple[str, ...]:
-    return tuple(n.casefold() for n in (instrume, telescop) if n)
+def _device_names(*names: object) -> tuple[str, ...]:
+    return tuple(n.strip().casefold() for n in names if isinstance(n, str) and n.strip())
 
 
 def _sources(cards: Mapping[str, object], exposure_how: str | None) -> dict[str, str]:
