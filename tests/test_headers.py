@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 from pl_tui.demo import nina_cards, seestar_cards, sgp_cards
 from pl_tui.fitsgen import format_card, header_bytes, write_fits, xisf_bytes
 from pl_tui.headers import (
+    Cards,
     HeaderError,
     fitsio_cards,
+    header_cards,
     header_kind,
     iter_cards,
     parse_card,
@@ -29,6 +31,7 @@ from pl_tui.headers import (
     parse_value,
     read_header,
 )
+from pl_tui.normalize import NightRule, normalize, split_name
 
 T0 = datetime(2024, 8, 13, 21, 34, 55, 123000, tzinfo=UTC)
 
@@ -468,3 +471,61 @@ def test_format_card_long_strings_use_continue() -> None:
     lines = format_card("LONGSTR", "x" * 200)
     assert len(lines) > 1 and all(len(line) == 80 for line in lines)
     assert all(line.startswith("CONTINUE") for line in lines[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# The lazy header (only the cards the normaliser reads are parsed) gives exactly what the
+# eager parser gives, on every real header of the corpus and every frame of the demo
+
+
+def _lazy_and_eager(data: bytes, stem: str, parts: tuple[str, ...]) -> tuple[object, object]:
+    lazy = header_cards(data)
+    eager = parse_header(data)
+    assert dict(lazy) == eager
+    return (
+        normalize(lazy, data, stem, parts, NightRule(), explain=True),
+        normalize(eager, data, stem, parts, NightRule(), explain=True),
+    )
+
+
+def test_lazy_cards_normalise_like_the_eager_parser_on_real_headers() -> None:
+    from .test_real_headers import ENTRIES
+    from .test_real_headers import header_bytes as corpus_bytes
+    from .test_real_headers import header_cards as corpus_cards
+
+    lazy_used = 0
+    for entry in ENTRIES:
+        data = corpus_bytes(corpus_cards(entry["slug"]))
+        data = data[: data.index(b"END" + b" " * 77) + 80]
+        lazy_used += isinstance(header_cards(data), Cards)
+        rel = Path(entry["path"])
+        a, b = _lazy_and_eager(data, split_name(rel.name), rel.parts[:-1])
+        assert a == b, entry["slug"]
+    assert lazy_used > len(ENTRIES) // 2  # the fast path is the common one
+
+
+def test_lazy_cards_normalise_like_the_eager_parser_on_the_demo(tmp_path: Path) -> None:
+    from pl_tui.demo import build_demo_archive
+
+    root = tmp_path / "demo"
+    build_demo_archive(root)
+    compared = 0
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            if header_kind(f) != "fits":
+                continue
+            try:
+                raw = read_header(os.path.join(dirpath, f))
+            except HeaderError:
+                continue
+            a, b = _lazy_and_eager(raw.header_bytes, split_name(f), Path(dirpath).relative_to(root).parts)
+            assert a == b, f
+            compared += 1
+    assert compared > 200
+
+
+def test_lazy_cards_fall_back_for_unusual_keywords() -> None:
+    for odd in ("exptime =                  300", " EXPTIME=                  300", "HIERARCH ESO DET DIT = 3"):
+        data = ("SIMPLE  =                    T".ljust(80) + odd.ljust(80) + "END".ljust(80)).encode()
+        assert isinstance(header_cards(data), dict)
+        assert header_cards(data) == parse_header(data)
