@@ -598,14 +598,15 @@ def cmd_rigs(args: argparse.Namespace, config: Config) -> int:
             return EXIT_OK
         rows = [
             (r.name, r.key, ", ".join(f"{k} ({n})" for k, n in r.configurations.items()), r.frames, round(r.hours, 4),
-             r.first_night, r.last_night)
+             r.first_night, r.last_night, r.image_scale_text or None)
             for r in G.rigs(conn)
         ]  # fmt: skip
         _emit(
             args.format,
-            ("rig", "fingerprint", "configurations", "frame_count", "total_hours", "first_seen", "last_seen"),
+            ("rig", "fingerprint", "configurations", "frame_count", "total_hours", "first_seen", "last_seen",
+             "image_scale"),
             rows,
-        )
+        )  # fmt: skip
     return EXIT_OK
 
 

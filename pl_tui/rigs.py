@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from . import ledger as L
+from .errors import UserInputError, finite, user_text
 
 DRIFT_C = 1.0  # a frame this far from its set-point counts as off
 DARK_SET_TEMP_C = 2.0  # a dark matches a light within this set-point difference
@@ -64,6 +65,12 @@ class Rig:
     hours: float = 0.0
     first_night: str | None = None
     last_night: str | None = None
+    image_scales: set[float] = field(default_factory=set)  # arcsec/px, one per binning used
+
+    @property
+    def image_scale_text(self) -> str:
+        """'3.1' or '1.55;3.1' (binned configurations): what imagers compare rigs by."""
+        return ";".join(f"{s:g}" for s in sorted(self.image_scales))
 
     @property
     def auto_name(self) -> str:
@@ -104,6 +111,11 @@ def setup_rigs(conn: sqlite3.Connection) -> dict[int, tuple[str, str, str]]:
 def rigs(conn: sqlite3.Connection) -> list[Rig]:
     """Every rig with its counting frames and hours (from the tallies), most hours first."""
     by_setup = setup_rigs(conn)
+    scales = {
+        sid: round(pix * 206.265 / fl, 2)
+        for sid, pix, fl in conn.execute("SELECT id, xpixsz, focallen_mm FROM setups")
+        if pix and fl and pix > 0 and fl > 0
+    }
     found: dict[str, Rig] = {}
     for key, name, _config in by_setup.values():
         found.setdefault(key, Rig(key, name))
@@ -116,6 +128,8 @@ def rigs(conn: sqlite3.Connection) -> list[Rig]:
         key, _name, config = by_setup[sid]
         rig = found[key]
         rig.setups.append(sid)
+        if sid in scales:
+            rig.image_scales.add(scales[sid])
         rig.frames += frames
         rig.hours += total_us / 3_600_000_000
         rig.configurations[config] = rig.configurations.get(config, 0) + frames
@@ -125,13 +139,23 @@ def rigs(conn: sqlite3.Connection) -> list[Rig]:
     return sorted((r for r in found.values() if r.frames), key=lambda r: (-r.hours, r.name))
 
 
+class RigError(UserInputError, L.LedgerError):
+    """A rig name or goal that cannot be used. Also a LedgerError: callers that catch that still
+    show it (new code catches UserInputError)."""
+
+
+# hours of a goal: above a century of nights nobody means it
+MAX_GOAL_HOURS = 100_000
+
+
 def find_rig(conn: sqlite3.Connection, text: str) -> str:
     """A rig key from what the user typed: its key, its name or its automatic name."""
+    text = user_text(text)
     keys = {key: name for key, name, _ in setup_rigs(conn).values()}
     for key, name in keys.items():
         if text in (key, name, auto_name(key)):
             return key
-    raise L.LedgerError(f"no rig {text!r}; see 'pl-tui rigs' for their names")
+    raise RigError(f"no rig {text!r}; see 'pl-tui rigs' for their names")
 
 
 def _set_rule(conn: sqlite3.Connection, key: str, name: str | None, merged_into: str | None, what: str) -> int:
@@ -149,9 +173,9 @@ def _set_rule(conn: sqlite3.Connection, key: str, name: str | None, merged_into:
 
 
 def rename_rig(conn: sqlite3.Connection, text: str, new_name: str) -> str:
-    new_name = _clean(new_name) or ""
+    new_name = _clean(user_text(new_name)) or ""
     if not new_name:
-        raise L.LedgerError("a rig needs a name")
+        raise RigError("a rig needs a name")
     with L.transaction(conn):
         key = find_rig(conn, text)
         merged = _rules(conn).get(key, (None, None))[1]
@@ -164,7 +188,7 @@ def merge_rigs(conn: sqlite3.Connection, source_text: str, into_text: str) -> st
     with L.transaction(conn):
         source, into = find_rig(conn, source_text), find_rig(conn, into_text)
         if source == into:
-            raise L.LedgerError("that is the same rig")
+            raise RigError("that is the same rig")
         name = _rules(conn).get(source, (None, None))[0]
         _set_rule(conn, source, name, into, "merge")
     return f"rig {auto_name(source)} merged into {auto_name(into)}"
@@ -301,7 +325,14 @@ def goals(conn: sqlite3.Connection, configured: Mapping[str, Mapping[str, float]
 
 
 def set_goal(conn: sqlite3.Connection, target: str, filt: str, hours: float | None) -> None:
-    """A goal set in the app (None or 0: no goal). Not audited: it changes no frame."""
+    """A goal set in the app (None or 0: no goal). Not audited: it changes no frame.
+    Raises RigError (a UserInputError) for hours that are not a number from 0 to MAX_GOAL_HOURS."""
+    if hours is not None:
+        try:
+            hours = finite(hours, "a goal's hours", 0, MAX_GOAL_HOURS)
+        except UserInputError as e:
+            raise RigError(str(e)) from None
+    target, filt = user_text(target), user_text(filt)
     with L.transaction(conn):
         if not hours:
             conn.execute("DELETE FROM goals WHERE target = ? AND filter = ?", (target, filt))

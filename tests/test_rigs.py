@@ -150,7 +150,11 @@ def test_cli_rigs_goals_calibration(season, run_scan, ledger_path, capsys) -> No
     assert main(["--ledger", str(ledger_path), "rigs", "rename", "ZWO ASI2600MM Pro @ 530mm", "Big scope"]) == 0
     assert "is now called Big scope" in capsys.readouterr().out
     assert main(["--ledger", str(ledger_path), "rigs", "--format", "json"]) == 0
-    assert {r["rig"] for r in json.loads(capsys.readouterr().out)} == {"ZWO ASI2600MM Pro @ RedCat 51", "Big scope"}
+    listed = {r["rig"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(listed) == {"ZWO ASI2600MM Pro @ RedCat 51", "Big scope"}
+    # arcsec/px per configuration: 3.76 µm at 250 mm, binned 2x2 (XPIXSZ 7.52); 3.76 µm at 530 mm
+    assert listed["ZWO ASI2600MM Pro @ RedCat 51"]["image_scale"] == "3.1;6.2"
+    assert listed["Big scope"]["image_scale"] == "1.46"
     assert main(["--ledger", str(ledger_path), "rigs", "changes", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["after"] == "Big scope"
     assert main(["--ledger", str(ledger_path), "goals", "--set", "M 81", "ha", "1", "--format", "json"]) == 0
