@@ -4,8 +4,11 @@
     python bench/scan_bench.py --frames 20000 --query-frames 200000   # quicker
     python bench/scan_bench.py --record        # also rewrite bench/RESULTS.md
 
-Generates an archive of NINA-like frames (80-card headers, sparse data units of a real
-26 MP frame's size) under --work, then measures: a plain os.open/os.read/close of every
+The headline archive comes from bench/gen_archive.py (a copy of ../shared/bench/gen_archive.py):
+N.I.N.A.-like headers of 60-115 cards whose times, temperatures, pointing, focuser and weather vary
+from frame to frame as real ones do, sparse data units of the camera's size, mtimes at the end of
+each exposure. A second, cache-friendly archive (headers whose cards mostly repeat, the old
+benchmark) is scanned too and labelled as such. Then it measures: a plain os.open/os.read/close of every
 header (baseline), a stat-only walk (baseline), the first full scan, a rescan with nothing
 changed, a scan with 1 ms added to every open (a NAS), peak RSS, ledger bytes per frame, and
 Totals/Sessions on a synthetic 1,000,000-frame ledger.
@@ -40,7 +43,17 @@ FILTERS = [("L", 120.0), ("R", 120.0), ("G", 120.0), ("B", 120.0), ("Ha", 300.0)
 
 
 def generate(root: Path, n: int, seed: int = 1) -> None:
-    """n frames, date-first layout, ~50 frames per folder."""
+    """n realistic frames: gen_archive.py, whose headers vary frame to frame as real ones do."""
+    subprocess.run(
+        [sys.executable, str(HERE / "gen_archive.py"), "--root", str(root), "-n", str(n), "--seed", str(seed)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def generate_friendly(root: Path, n: int, seed: int = 1) -> None:
+    """n cache-friendly frames (most cards repeat from frame to frame), date-first layout, ~50
+    frames per folder: the old benchmark's archive, kept as a secondary, labelled figure."""
     rnd = random.Random(seed)
     made = 0
     night = datetime(2022, 1, 1, 19, 0, tzinfo=UTC)
@@ -100,6 +113,31 @@ def baseline_fitsio(paths: list[str]) -> float:
     for p in paths:
         fitsio.read_header(p)
     return (time.perf_counter() - t) / len(paths) * 1e6
+
+
+def stage_costs(paths: list[str]) -> dict[str, float]:
+    """µs/frame of each stage of a reader, in this process: the header read + card index,
+    normalising (which parses the cards it reads), and the whole read_one."""
+    from pl_tui.headers import _CARD_CACHE, read_header
+    from pl_tui.normalize import NightRule, split_name
+    from pl_tui.scan import read_one
+
+    rule = NightRule()
+    _CARD_CACHE.clear()
+    t = time.perf_counter()
+    raws = [read_header(p, "fits") for p in paths]
+    read_us = (time.perf_counter() - t) / len(paths) * 1e6
+    t = time.perf_counter()
+    for p, raw in zip(paths, raws, strict=True):
+        normalize(raw.cards, raw.header_bytes, split_name(os.path.basename(p)), (), rule, size=raw.size)
+    norm_us = (time.perf_counter() - t) / len(paths) * 1e6
+    _CARD_CACHE.clear()
+    items = [(p, os.path.basename(p), "fits", (), False) for p in paths]
+    t = time.perf_counter()
+    for it in items:
+        read_one(it, rule)
+    one_us = (time.perf_counter() - t) / len(paths) * 1e6
+    return {"read_us": read_us, "normalize_us": norm_us, "read_one_us": one_us}
 
 
 def run_scan_child(ledger: Path, root: Path, latency_ms: float = 0.0, workers: int | None = None) -> dict:
@@ -199,7 +237,7 @@ def main() -> None:
     args = ap.parse_args()
 
     work = args.work
-    archive = work / f"archive-{args.frames}"
+    archive = work / f"realistic-{args.frames}"
     if not archive.exists():
         t = time.perf_counter()
         generate(archive, args.frames)
@@ -208,6 +246,12 @@ def main() -> None:
     n = len(paths)
     baseline_read(paths)  # warm the page cache
     base_read_us = baseline_read(paths)
+    stages = stage_costs(paths[:20000])
+    print(
+        "reader stages (one process, µs/frame): read + card index {read_us:.1f}, normalise (parses the "
+        "cards it reads) {normalize_us:.1f}, read_one {read_one_us:.1f}".format(**stages),
+        flush=True,
+    )
     base_fitsio_us = baseline_fitsio(paths[:2000])
     base_walk = baseline_stat_walk(archive)
     print(
@@ -243,7 +287,17 @@ def main() -> None:
         flush=True,
     )
 
-    lat_archive = work / f"archive-lat-{args.latency_frames}"
+    friendly = work / f"friendly-{args.frames}"
+    if not friendly.exists():
+        generate_friendly(friendly, args.frames)
+    baseline_read(files_of(friendly))
+    for p in work.glob("bench-friendly.sqlite*"):
+        p.unlink()
+    fr = run_scan_child(work / "bench-friendly.sqlite", friendly)
+    friendly_rate = fr["indexed"] / fr["elapsed"]
+    print(f"first scan of the cache-friendly archive: {friendly_rate:,.0f} frames/s", flush=True)
+
+    lat_archive = work / f"realistic-lat-{args.latency_frames}"
     if not lat_archive.exists():
         generate(lat_archive, args.latency_frames, seed=3)
     lat_paths = files_of(lat_archive)
@@ -296,6 +350,8 @@ def main() -> None:
         "totals_ms": totals_ms,
         "sessions_ms": sessions_ms,
         "scan_count_ms": scan_count_ms,
+        "friendly_rate": friendly_rate,
+        **stages,
     }
     print(json.dumps(figures))
     if args.record:
@@ -303,6 +359,7 @@ def main() -> None:
     if not args.keep:
         shutil.rmtree(archive, ignore_errors=True)
         shutil.rmtree(lat_archive, ignore_errors=True)
+        shutil.rmtree(friendly, ignore_errors=True)
 
 
 def record(f: dict) -> None:
@@ -313,11 +370,17 @@ def record(f: dict) -> None:
         return f"| {name} | {val} | {target} | {'met' if ok else 'MISSED'} | {scale} |"
 
     lines = [
-        f"## Scan benchmark — {date}, {cpu} CPUs, page cache warm, {f['frames']:,} NINA-like frames",
+        f"## Scan benchmark — {date}, {cpu} CPUs, page cache warm, {f['frames']:,} realistic frames "
+        "(gen_archive.py: headers that vary frame to frame)",
         "",
         f"Baselines measured in the same run: a plain `os.open`/`os.read`/`close` of the header bytes "
-        f"**{f['base_read_us']:.1f} µs/file**; fitsio `read_header` **{f['base_fitsio_us']:.0f} µs/file**; "
-        f"a scandir walk that stats every file **{f['base_walk']:,.0f} files/s**.",
+        f"**{f['base_read_us']:.1f} µs/file** ({1e6 / f['base_read_us']:,.0f} files/s); fitsio `read_header` "
+        f"**{f['base_fitsio_us']:.0f} µs/file**; a scandir walk that stats every file "
+        f"**{f['base_walk']:,.0f} files/s**.",
+        "",
+        f"Reader stages in one process: header read + card index **{f['read_us']:.1f} µs**, normalise "
+        f"(parsing only the cards it reads) **{f['normalize_us']:.1f} µs**, the whole `read_one` "
+        f"**{f['read_one_us']:.1f} µs** per frame.",
         "",
         "| figure | measured | target | | vs baseline |",
         "|---|---|---|---|---|",
@@ -326,14 +389,21 @@ def record(f: dict) -> None:
             f"{f['first_rate']:,.0f} frames/s ({f['first_us']:.1f} µs/frame)",
             "≥ 25,000 frames/s",
             f["first_rate"] >= 25_000,
-            f"{f['first_us'] / f['base_read_us']:.1f}× the plain read; "
+            f"ratio {f['base_read_us'] / f['first_us']:.2f} of the plain read (target ≥ 0.2); "
             f"fitsio alone is {f['base_fitsio_us'] / f['first_us']:.0f}× slower",
+        ),
+        row(
+            "first scan, cache-friendly archive (cards repeat; secondary, not the headline)",
+            f"{f['friendly_rate']:,.0f} frames/s",
+            "",
+            True,
+            "the old benchmark's archive",
         ),
         row(
             "rescan, nothing changed",
             f"{f['rescan_rate']:,.0f} files/s",
-            "≥ 150,000 files/s",
-            f["rescan_rate"] >= 150_000,
+            "≥ 100,000 files/s",
+            f["rescan_rate"] >= 100_000,
             f"{f['rescan_rate'] / f['base_walk']:.2f}× the stat walk "
             f"(the first rescan after the scan: {f['rescan_cold_rate']:,.0f} files/s)",
         ),
@@ -347,8 +417,8 @@ def record(f: dict) -> None:
         row(
             "ledger size",
             f"{f['bytes_per_frame']:.0f} bytes/frame",
-            "≤ 400 bytes/frame",
-            f["bytes_per_frame"] <= 400,
+            "≤ 300 bytes/frame",
+            f["bytes_per_frame"] <= 300,
             "PL states 1–2 kB",
         ),
         row(
