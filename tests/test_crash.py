@@ -21,6 +21,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from pl_tui import ledger as L
 from pl_tui.config import Config
 from pl_tui.demo import nina_cards
@@ -110,6 +112,7 @@ def check_after_kill(ledger: Path, acks: Path, exports: Path) -> None:
         assert data.startswith(b"path,target,filter") and data.endswith(b"\r\n"), f"{p.name} is incomplete"
 
 
+@pytest.mark.slow  # a soak: `pytest -m 'not slow'` is the quick loop
 def test_kill_9_anywhere_loses_nothing(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     build_archive(root)

@@ -84,6 +84,7 @@ def test_hostile_xisf_headers(xml: bytes, reason: str | None) -> None:
         parse_xisf_xml(xml)
 
 
+@pytest.mark.slow  # a soak: `pytest -m 'not slow'` is the quick loop
 def test_fuzz_the_parsers_and_the_normaliser() -> None:
     """A bounded run in CI; `python tests/fuzz_headers.py --seconds 300` is the full soak."""
     script = Path(__file__).with_name("fuzz_headers.py")
