@@ -269,8 +269,14 @@ class Cards(Mapping[str, object]):
         for k8 in index.keys() & wanted.keys():  # the intersection is computed in C
             card = index[k8]
             hit = cache.get(card)
-            if hit is None:
+            if hit is not None:
+                out[wanted[k8]] = hit[1]
+                continue
+            value = _fixed_number(card)
+            if value is None:  # not a plain number in the fixed format: the general parser
                 hit = cache[card] = parse_card(decode_card(card))
+            else:
+                hit = cache[card] = (wanted[k8], value, False)
             out[wanted[k8]] = hit[1]
         return out
 
@@ -293,6 +299,28 @@ class Cards(Mapping[str, object]):
 
     def __len__(self) -> int:
         return len(self._all())
+
+
+_NUMBER_BYTES = b"0123456789.+-eE"
+
+
+def _fixed_number(card: bytes) -> int | float | None:
+    """The value of a card holding a plain number in the standard fixed format (``KEY     = ``
+    then the number right-justified in columns 11-30), straight from the bytes; None for
+    anything else (strings, logicals, D exponents, free format), which the general parser reads.
+    CCD-TEMP, RA, DEC, focuser and weather values differ in every frame: this is their path."""
+    if card[8:10] != b"= " or card[30:31] not in b" /":
+        return None
+    field = card[10:30].strip()
+    if not field or field.translate(None, _NUMBER_BYTES):
+        return None
+    if field.isdigit() or (field[:1] in b"+-" and field[1:].isdigit()):
+        return int(field)
+    try:
+        f = float(field)
+    except ValueError:
+        return None
+    return f if math.isfinite(f) else None
 
 
 def header_cards(header: bytes) -> Mapping[str, object]:

@@ -1059,7 +1059,17 @@ def normalize(
     ``stem`` is the file name without its extension(s); ``size`` the file's size in bytes."""
     if isinstance(cards, Cards):
         cards = cards.subset(READ_KEYWORDS)  # parse only what is read: a plain dict from here on
-    v = {name: _pick(cards, keys, conv) for name, keys, conv in _FIELDS}
+    v: dict[str, object] = {}
+    get = cards.get
+    for name, keys, conv in _FIELDS:  # _pick, inlined: this loop runs ~35 times per frame
+        value = None
+        for k in keys:
+            raw = get(k)
+            if raw is not None:
+                value = conv(raw)
+                if value is not None:
+                    break
+        v[name] = value
 
     software = v["software"]
     if software is None and "ASTRA" in cards:

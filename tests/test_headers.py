@@ -529,3 +529,17 @@ def test_lazy_cards_fall_back_for_unusual_keywords() -> None:
         data = ("SIMPLE  =                    T".ljust(80) + odd.ljust(80) + "END".ljust(80)).encode()
         assert isinstance(header_cards(data), dict)
         assert header_cards(data) == parse_header(data)
+
+
+def test_fixed_format_numbers_read_straight_from_the_bytes_match_the_parser() -> None:
+    """The fast path for plain numbers (CCD-TEMP, RA, focuser … change every frame) gives what
+    the general parser gives, and declines everything else."""
+    from pl_tui.headers import _fixed_number
+
+    for text in ("-9.87", "300.", "300", "+5", "007", "1E5", "-1.5e-3", "0", "6248"):
+        card = f"KEY     = {text:>20} / comment".ljust(80)
+        assert _fixed_number(card.encode()) == parse_card(card)[1], text
+        assert type(_fixed_number(card.encode())) is type(parse_card(card)[1]), text
+    for text in ("'x'", "T", "1.5D3", "1E400", "NaN", "1.2.3", "(1, 2)", "300 / s"):
+        assert _fixed_number(f"KEY     = {text:>20}".ljust(80).encode()) is None, text
+    assert _fixed_number(b"KEY     =                    1234567890".ljust(80)) is None  # runs past col 30
