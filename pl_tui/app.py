@@ -20,7 +20,6 @@ from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.message import Message
 from textual.screen import Screen
-from textual.theme import Theme
 
 from . import ledger as L
 from .config import Config
@@ -31,23 +30,9 @@ from .screens.modals import ExportModal, HelpModal
 from .screens.scan import ScanScreen
 from .screens.targets import TargetsScreen
 from .widgets.safe import plain
+from .widgets.themes import NIGHT, NIGHT_VISION
 
-# Red on black keeps night vision at the telescope.
-NIGHT_VISION = Theme(
-    name="night-vision",
-    primary="#b00000",
-    secondary="#800000",
-    accent="#ff3030",
-    foreground="#d02020",
-    background="#000000",
-    surface="#0a0000",
-    panel="#140000",
-    warning="#ff6000",
-    error="#ff0000",
-    success="#c03000",
-    dark=True,
-)
-THEMES = ("textual-dark", "textual-light", "night-vision")
+THEMES = ("textual-dark", "textual-light", NIGHT)
 
 
 class TargetCommands(Provider):
@@ -69,11 +54,12 @@ class PlTuiApp(App[None]):
     TITLE = "pl-tui"
     COMMANDS = App.COMMANDS | {TargetCommands}
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        # the footer shows the screen's keys first, then these: Help must fit in 80 columns
         Binding("b", "buckets", "Buckets"),
-        Binding("w", "toggle_live", "Live"),
         Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit", show=False),  # in the help
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("w", "toggle_live", "Live", show=False),  # in the help and the palette
         Binding("t", "cycle_theme", "Theme", show=False),  # in the palette and the help
     ]
 

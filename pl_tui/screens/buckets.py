@@ -9,10 +9,13 @@ writer lock and say so when a scan holds it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.suggester import SuggestFromList
@@ -23,7 +26,6 @@ from textual.widgets import (
     Input,
     Label,
     OptionList,
-    RadioButton,
     RadioSet,
     Static,
     Tab,
@@ -34,8 +36,9 @@ from textual.widgets.option_list import Option
 from .. import ledger as L
 from .. import retag as R
 from .. import triage as T
-from ..widgets.frame_list import FrameList
-from ..widgets.safe import columns, fit, plain, safe
+from ..widgets.choices import Choice
+from ..widgets.frame_list import FrameList, Group
+from ..widgets.safe import columns, fit, paths_below, plain, relative, safe
 
 TITLES = {
     "unknown": "Unknown",
@@ -46,6 +49,25 @@ TITLES = {
     "missing": "Missing",
     "unreadable": "Unreadable",
 }
+# when the full titles and their counts do not fit the width (80 columns, thousands of frames)
+SHORT_TITLES = {
+    "unknown": "Unkn.",
+    "suspect": "Susp.",
+    "duplicates": "Copies",
+    "derived": "Deriv.",
+    "rejected": "Rej.",
+    "missing": "Miss.",
+    "unreadable": "Unread.",
+}
+
+
+def tab_labels(counts: dict[str, int], width: int) -> dict[str, str]:
+    """Each bucket's tab label with its count, short titles when the full ones do not fit."""
+    for titles in (TITLES, SHORT_TITLES):
+        labels = {name: f"{titles[name]} {counts.get(name, 0):,}" for name in T.BUCKETS}
+        if sum(len(label) + 2 for label in labels.values()) <= width - 2:  # a tab pads 1 each side
+            return labels
+    return labels
 
 
 class BucketsScreen(Screen[None]):
@@ -59,12 +81,14 @@ class BucketsScreen(Screen[None]):
         Binding("m", "merges", "Merges"),
         Binding("enter,v", "inspect", "Inspect", show=False),
         Binding("escape", "app.pop_screen", "Back"),
+        Binding("question_mark", "app.help", "Help"),  # before the app's keys: visible at 80 columns
+        Binding("b", "app.pop_screen", "Back to the targets", show=False),  # b toggles Buckets
     ]
 
     class Counted(Message):
-        def __init__(self, counts: dict[str, int], merges: list[T.Merge]) -> None:
+        def __init__(self, counts: dict[str, int], merges: list[T.Merge], roots: list[str]) -> None:
             super().__init__()
-            self.counts, self.merges = counts, merges
+            self.counts, self.merges, self.roots = counts, merges, roots
 
     class BucketLoaded(Message):
         def __init__(self, name: str, frames: list[T.BucketFrame]) -> None:
@@ -82,6 +106,8 @@ class BucketsScreen(Screen[None]):
         super().__init__()
         self.bucket = bucket
         self.merges: list[T.Merge] = []
+        self.counts: dict[str, int] = {}
+        self.roots: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="buckets-header")
@@ -109,7 +135,7 @@ class BucketsScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="bucket-counts")
     def _count(self) -> None:
         with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
-            self.post_message(self.Counted(*T.overview(conn)))
+            self.post_message(self.Counted(*T.overview(conn), L.root_paths(conn)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="bucket-rows")
     def _load(self, name: str) -> None:
@@ -117,17 +143,31 @@ class BucketsScreen(Screen[None]):
             self.post_message(self.BucketLoaded(name, T.bucket_rows(conn, name)))
 
     def on_buckets_screen_counted(self, message: Counted) -> None:
-        tabs = self.query_one("#buckets-tabs", Tabs)
-        for name, n in message.counts.items():
-            tabs.query_one(f"#{name}", Tab).label = f"{TITLES[name]} {n:,}"
-        # Tabs measures its underline only when a tab is activated: re-measure for the new widths
-        # (a private method of the exactly pinned Textual; there is no public one)
-        tabs.call_after_refresh(tabs._highlight_active, animate=False)
+        self.counts = message.counts
+        self.roots = message.roots
+        frames = self.query_one(FrameList)
+        frames.roots = message.roots
+        frames.refresh()
+        self._why(frames.current(), frames.current_group())
+        self._label_tabs()
         self.merges = message.merges
         header = f"{sum(message.counts.values()):,} frames need a look"
         if message.merges:
             header += f" · {len(message.merges)} merge suggestion{'s' if len(message.merges) > 1 else ''} (m)"
         self.query_one("#buckets-header", Static).update(header)
+
+    def on_resize(self, event: Resize) -> None:
+        self._label_tabs()
+
+    def _label_tabs(self) -> None:
+        if not self.counts:
+            return
+        tabs = self.query_one("#buckets-tabs", Tabs)
+        for name, label in tab_labels(self.counts, self.size.width).items():
+            tabs.query_one(f"#{name}", Tab).label = label
+        # Tabs measures its underline only when a tab is activated: re-measure for the new widths
+        # (a private method of the exactly pinned Textual; there is no public one)
+        tabs.call_after_refresh(tabs._highlight_active, animate=False)
 
     def on_buckets_screen_bucket_loaded(self, message: BucketLoaded) -> None:
         if message.name == self.bucket:
@@ -152,11 +192,17 @@ class BucketsScreen(Screen[None]):
 
     @on(FrameList.CursorMoved)
     def _cursor_moved(self, event: FrameList.CursorMoved) -> None:
+        self._why(event.frame, event.group)
+
+    def _why(self, frame: T.BucketFrame | None, group: Group | None) -> None:
         why = self.query_one("#buckets-why", Static)
-        if event.frame is not None:
-            why.update(safe(f"{event.frame.path} — {event.frame.why}"))
-        elif event.group is not None:
-            why.update(safe(f"{event.group.folder} · night {event.group.night or '?'}", "bold"))
+        if frame is not None:  # the whole path and reason, wrapped: the list cuts them
+            text = safe(paths_below(f"{frame.path} — {frame.why}", self.roots))
+            text.no_wrap, text.overflow = False, "fold"
+            why.update(text)
+        elif group is not None:
+            folder = relative(group.folder, self.roots)
+            why.update(safe(f"{folder} · night {group.night or '?'}", "bold"))
         else:
             why.update(safe("Nothing here." if self.bucket != "suspect" else "Nothing suspect.", "dim"))
 
@@ -269,7 +315,7 @@ class RetagModal(ModalScreen[None]):
             yield Label(f"Retag {len(self.file_ids):,} frame{'s' if len(self.file_ids) != 1 else ''}", id="retag-title")
             with RadioSet(id="retag-field"):
                 for i, name in enumerate(self.FIELD_CHOICES):
-                    yield RadioButton(name, value=i == 0)
+                    yield Choice(name, value=i == 0)
             yield Input(placeholder="new value ('-' drops an earlier retag) · ↑/↓ field", id="retag-value")
             yield Static(id="retag-known")
             yield Static("…", id="retag-preview")
@@ -283,7 +329,7 @@ class RetagModal(ModalScreen[None]):
 
     def action_field(self, step: int) -> None:
         """↑/↓ choose the field without leaving the value box."""
-        buttons = list(self.query(RadioButton))
+        buttons = list(self.query(Choice))
         index = (self.FIELD_CHOICES.index(self._field()) + step) % len(buttons)
         buttons[index].value = True
 
@@ -366,18 +412,27 @@ class RetagModal(ModalScreen[None]):
 
 
 class AuditModal(ModalScreen[None]):
-    """The audit log, newest first: when, what, which frames, old → new, undone or not."""
+    """The audit log, newest first: when, what, which frames, undone or not; the whole entry of
+    the row under the cursor below the table (the columns cut long ones at 80 columns)."""
 
     BINDINGS = [Binding("escape,l,q", "close", "Close")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: list[R.AuditEntry] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="audit-box"):
             yield Label("Retags and aliases, newest first (Ctrl+Z on the Buckets screen undoes the newest)")
             yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+            yield Static(id="audit-entry")
 
     def on_mount(self) -> None:
         table = self.query_one("#audit-table", DataTable)
-        columns(table, ("when", 19), ("change", 34), ("selection", 22), ("state", 6))
+        # the box is the screen's width: border 2, padding 2, scrollbar 2, 4 cells of padding 2
+        rest = max(20, self.app.size.width - 6 - 8 - 16 - 6)
+        change = rest * 3 // 5
+        columns(table, ("when", 16), ("change", change), ("selection", rest - change), ("state", 6))
         table.focus()
         self._load()
 
@@ -388,48 +443,70 @@ class AuditModal(ModalScreen[None]):
         self.app.call_from_thread(self._show, entries)
 
     def _show(self, entries: list[R.AuditEntry]) -> None:
+        self.entries = entries
         table = self.query_one("#audit-table", DataTable)
         with self.app.batch_update():
             for e in entries:
                 table.add_row(
-                    safe(e.when), safe(e.description), safe(e.selection), safe("undone" if e.undone_ms else "")
+                    safe(e.when[:16]), safe(e.description), safe(e.selection), safe("undone" if e.undone_ms else "")
                 )
             if not entries:
                 table.add_row(safe("(no retags yet)"), safe(""), safe(""), safe(""))
+        self._entry(0)
+
+    @on(DataTable.RowHighlighted, "#audit-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._entry(event.cursor_row)
+
+    def _entry(self, row: int) -> None:
+        if not 0 <= row < len(self.entries):
+            return
+        e = self.entries[row]
+        text = safe(f"{e.when} · {e.description} · {e.selection}" + (" · undone" if e.undone_ms else ""))
+        text.no_wrap, text.overflow = False, "fold"
+        self.query_one("#audit-entry", Static).update(text)
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
 class MergeModal(ModalScreen[T.Merge | None]):
-    """Targets whose frames point at the same sky; Enter makes the first name an alias of the second."""
+    """Targets whose frames point at the same sky, each pair both ways: Enter makes the left
+    name an alias of the right one."""
 
     BINDINGS = [Binding("escape", "close", "Close")]
 
     def __init__(self, merges: list[T.Merge]) -> None:
         super().__init__()
-        self.merges = merges
+        self.choices = [
+            way
+            for m in merges
+            for way in (
+                m,
+                replace(m, source=m.into, into=m.source, source_frames=m.into_frames, into_frames=m.source_frames),
+            )
+        ]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="merge-box"):
-            yield Label("Same sky, two names — Enter adds the alias (Ctrl+Z undoes)")
+            yield Label("Same sky, two names. Enter makes the left name an alias of the right one (Ctrl+Z undoes):")
             yield OptionList(
                 *(
                     Option(
                         safe(
-                            f"{fit(m.source, 24)} ({m.source_frames:,}) → {fit(m.into, 16)} ({m.into_frames:,})"
-                            f"  {m.separation_deg:.2f}°"
+                            f"{fit(m.source, 20)} ({m.source_frames:,}) → alias of {fit(m.into, 16)} "
+                            f"({m.into_frames:,})  {m.separation_deg:.2f}°"
                         ),
                         id=str(i),
                     )
-                    for i, m in enumerate(self.merges)
+                    for i, m in enumerate(self.choices)
                 ),
                 id="merge-list",
             )
 
     @on(OptionList.OptionSelected, "#merge-list")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.merges[int(event.option.id or 0)])
+        self.dismiss(self.choices[int(event.option.id or 0)])
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -1,14 +1,21 @@
 """Targets: the target → filter → night tree with hours, frames, nights and last seen, a search
-box, and a details pane (sessions and rigs of a target; the frames of a night)."""
+box, and a details pane (sessions and rigs of a target; the frames of a night).
+
+The tree keeps the user's place: every reload (a goal, a live frame, a scan, a retag in another
+process) rebuilds it in one pass from one worker's reads, with the same nodes open, the cursor on
+the same node and the same scroll offset; and the details pane always shows the cursor's node.
+Below 116 columns the details pane goes under the tree instead of beside it (80×24 over SSH).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, Tree
@@ -16,7 +23,7 @@ from textual.widgets.tree import TreeNode
 
 from .. import ledger as L
 from .. import rigs as G
-from ..widgets.safe import columns, fit, hours, plain, safe
+from ..widgets.safe import columns, fit, hours, plain, relative, safe
 
 
 @dataclass(slots=True, frozen=True)
@@ -27,10 +34,29 @@ class Node:
     night: str | None = None
 
 
+@dataclass(slots=True)
+class Place:
+    """Where the user is in the tree: what is open, the cursor's node, the scroll offset."""
+
+    open: set[Node] = field(default_factory=set)
+    cursor: Node | None = None
+    scroll_y: int = 0
+
+
 # Tree rows line up under one header: the tree indents deeper levels (4 more cells for a
 # filter, 6 for a night), so their names are that much narrower.
 NAME_WIDTH = {"target": 16, "filter": 12, "night": 10}
-TREE_HEADER = f"{'target':<16} {'hours':>7} {'frames':>6} {'nights':>6} {'last seen':>10}"
+SORTS = ("name", "hours", "last seen")
+NARROW = 116  # below this width the details pane goes under the tree
+
+
+def tree_header(sort: str) -> str:
+    mark = dict.fromkeys(SORTS, "")
+    mark[sort] = "▲" if sort == "name" else "▼"
+    return (
+        f"{'target' + mark['name']:<16} {'hours' + mark['hours']:>7} {'frames':>6} {'nights':>6} "
+        f"{'last seen' + mark['last seen']:>10}"
+    )
 
 
 def _label(name: object, s: L.Summary | L.SessionRow, kind: str, goal: G.Goal | None = None) -> str:
@@ -39,42 +65,103 @@ def _label(name: object, s: L.Summary | L.SessionRow, kind: str, goal: G.Goal | 
         return f"{fit(name, width)} {hours(s.total_exposure_s / 3600):>7} {s.frame_count:>6}"
     last = s.last_seen or ""
     if goal is not None:  # a filter with a goal: its progress instead of the last night
-        done = min(1.0, goal.fraction)
-        last = "█" * round(done * 5) + "░" * (5 - round(done * 5)) + f"{min(999, round(goal.fraction * 100)):>4}%"
+        last = progress_bar(goal.fraction, 5) + f"{min(999, round(goal.fraction * 100)):>4}%"
     return f"{fit(name, width)} {hours(s.hours):>7} {s.frames:>6} {s.nights:>6} {last:>10}"
 
 
+def progress_bar(fraction: float, width: int) -> str:
+    done = round(min(1.0, max(0.0, fraction)) * width)
+    return "█" * done + "░" * (width - done)
+
+
+def sort_summaries(rows: list[L.Summary], sort: str) -> list[L.Summary]:
+    """Name: as the ledger orders them; hours and last seen: most first (nameless last)."""
+    if sort == "hours":
+        return sorted(rows, key=lambda s: -s.hours)
+    if sort == "last seen":
+        return sorted(rows, key=lambda s: s.last_seen or "", reverse=True)
+    return rows
+
+
+class TargetTree(Tree[Node]):
+    """The tree with Left folding a node (or going to its parent) and Right unfolding it (or
+    going to its first child), as in a file manager."""
+
+    BINDINGS = [
+        Binding("left", "fold", "Fold", show=False),
+        Binding("right", "unfold", "Unfold", show=False),
+    ]
+
+    def action_fold(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.allow_expand and node.is_expanded:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent)
+
+    def action_unfold(self) -> None:
+        node = self.cursor_node
+        if node is None or not node.allow_expand:
+            return
+        if not node.is_expanded:
+            node.expand()
+        elif node.children and node.children[0].data is not None:
+            self.move_cursor(node.children[0])
+
+
 class TargetsScreen(Screen[None]):
-    _goals: dict[tuple[str, str], G.Goal] = {}  # replaced (not mutated) by each load
     BINDINGS = [
         Binding("slash", "search", "Search"),
-        Binding("e", "export", "Export"),
-        Binding("i", "inspect", "Inspect frame"),
-        Binding("r", "rescan", "Rescan"),
+        Binding("i", "inspect", "Inspect"),
         Binding("h", "timeline", "Timeline"),
-        Binding("g", "goal", "Goal"),
+        Binding("e", "export", "Export"),
+        Binding("s", "sort", "Sort: name / hours / last seen", show=False),
+        Binding("g", "goal", "Goal for this filter", show=False),
+        Binding("G", "goals", "Goals: all, with progress", show=False),
+        Binding("r", "rescan", "Rescan", show=False),
         Binding("escape", "clear_search", "Clear search", show=False),
     ]
 
     class Loaded(Message):
-        def __init__(self, node: TreeNode | None, rows: list, overview: tuple | None = None) -> None:
+        """The whole tree (node None: targets and every open node's children) or one node's children."""
+
+        def __init__(
+            self,
+            node: TreeNode | None,
+            rows: list,
+            generation: int,
+            overview: tuple | None = None,
+            children: dict[Node, list] | None = None,
+            place: Place | None = None,
+        ) -> None:
             super().__init__()
-            self.node = node
-            self.rows = rows
-            self.overview = overview
+            self.node, self.rows, self.generation = node, rows, generation
+            self.overview, self.children, self.place = overview, children or {}, place
 
     class Detailed(Message):
-        def __init__(self, node: Node, sessions: list, rigs: list, frames: list) -> None:
+        def __init__(self, node: Node, sessions: list, rigs: list, frames: list, roots: list[str]) -> None:
             super().__init__()
-            self.node, self.sessions, self.rigs, self.frames = node, sessions, rigs, frames
+            self.node, self.sessions, self.rigs, self.frames, self.roots = node, sessions, rigs, frames, roots
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sort = SORTS[0]
+        self._goals: dict[tuple[str, str], G.Goal] = {}  # replaced (not mutated) by each load
+        self._generation = 0  # a node's children loaded before the last rebuild are dropped
+        self._detailed: Node | None = None  # what the details pane shows
+        self._frames: list[L.NightFrame] = []
+        self._roots: list[str] = []
+        self._inspect_pending: Node | None = None  # Enter on a night whose frames are loading
 
     def compose(self) -> ComposeResult:
         yield Static(id="targets-header")
         with Horizontal(id="targets-body"):
             with Vertical(id="targets-left"):
                 yield Input(placeholder="/ search targets", id="targets-search")
-                yield Static(TREE_HEADER, id="targets-columns")
-                tree: Tree[Node] = Tree("targets", id="targets-tree")
+                yield Static(tree_header(self.sort), id="targets-columns")
+                tree = TargetTree("targets", id="targets-tree")
                 tree.show_root = False
                 yield tree
             with Vertical(id="targets-right"):
@@ -87,106 +174,169 @@ class TargetsScreen(Screen[None]):
         self.query_one("#targets-tree", Tree).focus()
         self.reload()
 
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width < NARROW, "-narrow")
+
     # -- loading (thread workers with their own connections; results come back as messages)
 
-    def reload(self, search: str | None = None) -> None:
-        self._load(None, Node("root", None), search)
+    def _tree(self) -> Tree[Node]:
+        return self.query_one("#targets-tree", Tree)
+
+    def place(self) -> Place:
+        tree = self._tree()
+        cursor = tree.cursor_node
+        return Place(
+            {n.data for n in _walk(tree.root) if n.is_expanded and n.data is not None},
+            cursor.data if cursor is not None else None,
+            round(tree.scroll_offset.y),
+        )
+
+    def reload(self, place: Place | None = None) -> None:
+        """Read the tree again, keeping the user's place (or going to ``place``)."""
+        self._generation += 1
+        search = self.query_one("#targets-search", Input).value.strip() or None
+        self._load_tree(search, self.sort, self.place() if place is None else place, self._generation)
 
     def ledger_changed(self) -> None:
-        """New data from a scan or a retag: reload, keeping what is expanded and the cursor."""
-        tree = self.query_one("#targets-tree", Tree)
-        self._keep_open = {
-            n.data for n in _walk(tree.root) if n.is_expanded and n.data is not None and n is not tree.root
-        }
-        self._keep_cursor = tree.cursor_node.data if tree.cursor_node is not None else None
-        self.reload(self.query_one("#targets-search", Input).value.strip() or None)
+        """New data from a scan, a retag, a goal or a live frame: the same place, fresh numbers."""
+        self.reload()
 
-    @work(thread=True, exit_on_error=False, group="tree")
-    def _load(self, tree_node: TreeNode | None, node: Node, search: str | None = None) -> None:
+    @work(thread=True, exit_on_error=False, group="tree")  # a newer reload wins by its generation
+    def _load_tree(self, search: str | None, sort: str, place: Place, generation: int) -> None:
         with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
-            if node.kind == "root":
-                rows = L.target_summaries(conn, search)
-                self._goals = {(g.target, g.filter): g for g in G.goals(conn, self.app.config.goals)}  # type: ignore[attr-defined]
-                self.post_message(self.Loaded(None, rows, L.overview(conn)))
-            elif node.kind == "target":
-                self.post_message(self.Loaded(tree_node, L.filter_summaries(conn, node.target)))
-            elif node.kind == "filter":
-                target, filt = node.target or "-", node.filter or "-"
-                self.post_message(self.Loaded(tree_node, L.sessions(conn, target, filt)))
+            rows = sort_summaries(L.target_summaries(conn, search), sort)
+            goals = {(g.target, g.filter): g for g in G.goals(conn, self.app.config.goals)}  # type: ignore[attr-defined]
+            targets = {s.name for s in rows}
+            children: dict[Node, list] = {}
+            for node in place.open:  # the open nodes' children, read now rather than one by one
+                if node.target not in targets:
+                    continue
+                if node.kind == "target":
+                    children[node] = sort_summaries(L.filter_summaries(conn, node.target), sort)
+                elif node.kind == "filter" and Node("target", node.target) in place.open:
+                    children[node] = L.sessions(conn, node.target or "-", node.filter or "-")
+            overview = L.overview(conn)
+        self._goals = goals
+        self.post_message(self.Loaded(None, rows, generation, overview, children, place))
+
+    @work(thread=True, exit_on_error=False, group="tree-node")
+    def _load_node(self, tree_node: TreeNode, node: Node, sort: str, generation: int) -> None:
+        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+            if node.kind == "target":
+                rows: list = sort_summaries(L.filter_summaries(conn, node.target), sort)
+            else:
+                rows = L.sessions(conn, node.target or "-", node.filter or "-")
+        self.post_message(self.Loaded(tree_node, rows, generation))
 
     def on_targets_screen_loaded(self, message: TargetsScreen.Loaded) -> None:
-        tree = self.query_one("#targets-tree", Tree)
+        if message.generation != self._generation:
+            return  # a newer reload is on its way
+        tree = self._tree()
         with self.app.batch_update():
-            if message.node is None:
-                frames, total_hours, targets = message.overview or (0, 0.0, 0)
-                live = " · ● live" if getattr(self.app, "live", False) else ""
-                starved = next(iter(sorted(self._goals.values(), key=lambda g: g.fraction)), None)
-                hungry = (
-                    f" · starved: {plain(starved.target)} {plain(starved.filter)} {starved.fraction:.0%} of "
-                    f"{starved.goal_hours:g} h"
-                    if starved is not None and starved.fraction < 1
-                    else ""
-                )
-                self.query_one("#targets-header", Static).update(
-                    safe(f"{frames:,} frames · {hours(total_hours)} · {targets:,} targets{live}{hungry}")
-                )
-                tree.clear()
-                for s in message.rows:
-                    tree.root.add(safe(_label(s.name or "(no target)", s, "target")), data=Node("target", s.name))
-                if tree.root.children:
-                    tree.move_cursor(tree.root.children[0])
-                self._restore(tree.root)
+            if message.node is not None:
+                message.node.remove_children()
+                self._fill(message.node, message.rows, {}, set())
                 return
-            parent: TreeNode = message.node
-            parent.remove_children()
-            data: Node = parent.data
+            assert message.place is not None
+            self._header(message.overview or (0, 0.0, 0))
+            place = message.place
+            tree.clear()
             for s in message.rows:
-                if data.kind == "target":
-                    goal = self._goals.get((data.target, s.name)) if data.target and s.name else None
-                    label = safe(_label(s.name or "(no filter)", s, "filter", goal))
-                    parent.add(label, data=Node("filter", data.target, s.name))
-                else:
-                    node = Node("night", data.target, data.filter, s.session_date)
-                    parent.add_leaf(safe(_label(s.session_date or "(no date)", s, "night")), data=node)
-            self._restore(parent)
+                child = tree.root.add(safe(_label(s.name or "(no target)", s, "target")), data=Node("target", s.name))
+                if child.data in message.children:
+                    self._fill(child, message.children[child.data], message.children, place.open)
+                    child.expand()
+            tree.get_node_at_line(0)  # lay the lines out now: the nodes get their line numbers
+            tree.scroll_to(y=place.scroll_y, animate=False, immediate=True)
+            cursor = _find(tree.root, place.cursor) or (tree.root.children[0] if tree.root.children else None)
+            if cursor is not None:
+                tree.move_cursor(cursor)
+        self._show_details()
 
-    def _restore(self, parent: TreeNode) -> None:
-        """After a reload: expand again what was open, put the cursor back where it was."""
-        keep_open: set[Node] = getattr(self, "_keep_open", set())
-        cursor: Node | None = getattr(self, "_keep_cursor", None)
-        tree = self.query_one("#targets-tree", Tree)
-        for child in parent.children:
-            if child.data in keep_open:
-                child.expand()
-            if cursor is not None and child.data == cursor:
-                tree.move_cursor(child)
+    def _fill(self, parent: TreeNode, rows: list, children: dict[Node, list], open_: set[Node]) -> None:
+        data: Node = parent.data
+        for s in rows:
+            if data.kind == "target":
+                goal = self._goals.get((data.target, s.name)) if data.target and s.name else None
+                label = safe(_label(s.name or "(no filter)", s, "filter", goal))
+                child = parent.add(label, data=Node("filter", data.target, s.name))
+                if child.data in open_ and child.data in children:
+                    self._fill(child, children[child.data], children, open_)
+                    child.expand()
+            else:
+                node = Node("night", data.target, data.filter, s.session_date)
+                parent.add_leaf(safe(_label(s.session_date or "(no date)", s, "night")), data=node)
+
+    def _header(self, overview: tuple) -> None:
+        frames, total_hours, targets = overview
+        live = " · ● live" if getattr(self.app, "live", False) else ""
+        starved = next(iter(sorted(self._goals.values(), key=lambda g: g.fraction)), None)
+        hungry = (
+            f" · starved: {plain(starved.target)} {plain(starved.filter)} {starved.fraction:.0%} of "
+            f"{starved.goal_hours:g} h"
+            if starved is not None and starved.fraction < 1
+            else ""
+        )
+        self.query_one("#targets-header", Static).update(
+            safe(f"{frames:,} frames · {hours(total_hours)} · {targets:,} targets{live}{hungry}")
+        )
 
     @on(Tree.NodeExpanded, "#targets-tree")
     def _expanded(self, event: Tree.NodeExpanded[Node]) -> None:
         node = event.node
         if node.data is not None and node.data.kind in ("target", "filter") and not node.children:
             node.add_leaf(safe("loading…", "dim"))
-            self._load(node, node.data)
+            self._load_node(node, node.data, self.sort, self._generation)
 
     @on(Tree.NodeHighlighted, "#targets-tree")
     def _highlighted(self, event: Tree.NodeHighlighted[Node]) -> None:
         if event.node.data is not None:
             self._details(event.node.data)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="details")
+    @on(Tree.NodeSelected, "#targets-tree")
+    def _selected(self, event: Tree.NodeSelected[Node]) -> None:
+        """Enter on a night opens the inspector on its first frame (the hint says so)."""
+        data = event.node.data
+        if data is not None and data.kind == "night":
+            if self._detailed == data and self._frames:
+                self.action_inspect()
+            else:
+                self._inspect_pending = data
+
+    def _show_details(self) -> None:
+        """The details pane follows the cursor, also when the tree changed under it without a
+        highlight (a reload, a search, a jump, a merge)."""
+        cursor = self._tree().cursor_node
+        if cursor is not None and cursor.data is not None:
+            self._details(cursor.data)
+            return
+        self._detailed, self._frames = None, []
+        search = self.query_one("#targets-search", Input).value.strip()
+        self.query_one("#details-table", DataTable).clear(columns=True)
+        self.query_one("#details-title", Static).update(
+            safe(f"No target matches {search!r}" if search else "No counting frames yet", "bold")
+        )
+        self.query_one("#details-rigs", Static).update("")
+
+    @work(thread=True, exit_on_error=False, group="details")  # a stale answer is dropped on arrival
     def _details(self, node: Node) -> None:
         with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
             target, filt = node.target or "-", node.filter
+            roots = L.root_paths(conn)
             if node.kind == "night":
                 frames = L.night_frames(conn, node.night or "", node.target, node.filter)
-                self.post_message(self.Detailed(node, [], [], frames))
+                self.post_message(self.Detailed(node, [], [], frames, roots))
             else:
                 sessions = L.sessions(conn, target, (filt or "-") if node.kind == "filter" else None)
                 rigs = L.rigs_used(conn, node.target, (filt or "-") if node.kind == "filter" else None)
-                self.post_message(self.Detailed(node, sessions, rigs, []))
+                self.post_message(self.Detailed(node, sessions, rigs, [], roots))
 
     def on_targets_screen_detailed(self, message: TargetsScreen.Detailed) -> None:
         node = message.node
+        cursor = self._tree().cursor_node
+        if cursor is None or cursor.data != node:
+            return  # the cursor moved on: its own details are on their way
+        self._detailed = node
         table = self.query_one("#details-table", DataTable)
         with self.app.batch_update():
             table.clear(columns=True)
@@ -207,8 +357,11 @@ class TargetsScreen(Screen[None]):
                         safe(f.path.rsplit("/", 1)[-1]),
                         key=str(i),
                     )
-                self._frames = message.frames
-                rigs.update(safe(f"{len(message.frames)} files · Enter or i: inspect", "dim"))
+                self._frames, self._roots = message.frames, message.roots
+                self._frame_line(0)
+                if self._inspect_pending == node:
+                    self._inspect_pending = None
+                    self.action_inspect()
                 return
             self._frames = []
             what = plain(node.target) or "(no target)"
@@ -226,6 +379,19 @@ class TargetsScreen(Screen[None]):
                 )
             rigs.update(safe("rigs: " + "; ".join(f"{r} ({h:.1f} h)" for r, _n, h in message.rigs)))
 
+    @on(DataTable.RowHighlighted, "#details-table")
+    def _frame_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._frame_line(event.cursor_row)
+
+    def _frame_line(self, row: int) -> None:
+        """Under a night's frames: where the highlighted one is (the table shows its name only)."""
+        if not 0 <= row < len(self._frames):
+            return
+        where = relative(self._frames[row].path.rsplit("/", 1)[0], self._roots)
+        self.query_one("#details-rigs", Static).update(
+            safe(f"in {where} · {len(self._frames)} files · Enter or i: inspect", "dim")
+        )
+
     # -- actions
 
     def action_search(self) -> None:
@@ -235,20 +401,30 @@ class TargetsScreen(Screen[None]):
         search = self.query_one("#targets-search", Input)
         if search.value:
             search.value = ""
-        self.query_one("#targets-tree", Tree).focus()
+        self._tree().focus()
 
     @on(Input.Changed, "#targets-search")
-    def _search_changed(self, event: Input.Changed) -> None:
-        self._keep_open, self._keep_cursor = set(), None
-        self.reload(event.value.strip() or None)
+    def _search_changed(self) -> None:
+        self.reload(Place())  # a new search starts at the top
 
     @on(Input.Submitted, "#targets-search")
     def _search_submitted(self) -> None:
-        self.query_one("#targets-tree", Tree).focus()
+        self._tree().focus()
+
+    def action_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.query_one("#targets-columns", Static).update(tree_header(self.sort))
+        place = self.place()
+        place.scroll_y = 0  # the order changed: the cursor's node decides where the view goes
+        self.reload(place)
+        self.notify(f"Sorted by {self.sort}", markup=False, timeout=2)
 
     def current_target(self) -> str | None:
-        node = self.query_one("#targets-tree", Tree).cursor_node
-        return node.data.target if node is not None and node.data is not None else None
+        """The cursor's target for the export modal: '-' stands for the frames without one."""
+        node = self._tree().cursor_node
+        if node is None or node.data is None:
+            return None
+        return node.data.target if node.data.target is not None else "-"
 
     def action_export(self) -> None:
         self.app.action_export()  # type: ignore[attr-defined]
@@ -261,7 +437,7 @@ class TargetsScreen(Screen[None]):
         self.action_inspect(event.cursor_row)
 
     def action_inspect(self, row: int | None = None) -> None:
-        frames = getattr(self, "_frames", [])
+        frames = self._frames
         if not frames:
             self.notify("Highlight a night in the tree, then pick a frame", markup=False)
             return
@@ -274,10 +450,11 @@ class TargetsScreen(Screen[None]):
     def action_timeline(self) -> None:
         from .timeline import TimelineScreen
 
-        self.app.push_screen(TimelineScreen(self.current_target()))
+        node = self._tree().cursor_node
+        self.app.push_screen(TimelineScreen(node.data.target if node is not None and node.data else None))
 
     def action_goal(self) -> None:
-        node = self.query_one("#targets-tree", Tree).cursor_node
+        node = self._tree().cursor_node
         data = node.data if node is not None else None
         if data is None or data.kind not in ("filter", "night") or not data.target or not data.filter:
             self.notify("Put the cursor on a filter of a target, then g", markup=False)
@@ -289,15 +466,44 @@ class TargetsScreen(Screen[None]):
 
     def _goal_set(self, changed: bool | None) -> None:
         if changed:
-            self.ledger_changed()
+            self.reload()
+
+    def action_goals(self) -> None:
+        from .modals import GoalsModal
+
+        self.app.push_screen(GoalsModal(), self._goal_chosen)
+
+    def _goal_chosen(self, chosen: tuple[str, str] | None) -> None:
+        """Enter on a goal: that target's filter in the tree, the search cleared."""
+        if chosen is None:
+            return
+        target, filt = chosen
+        search = self.query_one("#targets-search", Input)
+        with search.prevent(Input.Changed):
+            search.value = ""
+        self._tree().focus()
+        self.reload(Place({Node("target", target)}, Node("filter", target, filt)))
 
     def jump_to(self, target: str) -> None:
         search = self.query_one("#targets-search", Input)
         search.value = target
-        self.query_one("#targets-tree", Tree).focus()
+        self._tree().focus()
 
 
 def _walk(node: TreeNode):
     for child in node.children:
         yield child
         yield from _walk(child)
+
+
+def _find(root: TreeNode, data: Node | None) -> TreeNode | None:
+    """The node showing ``data``; else its nearest shown ancestor (a night gone: its filter)."""
+    if data is None:
+        return None
+    nodes = {n.data: n for n in _walk(root) if n.data is not None}
+    for candidate in (data, Node("filter", data.target, data.filter), Node("target", data.target)):
+        if candidate.kind == "filter" and data.kind == "target":
+            continue
+        if candidate in nodes:
+            return nodes[candidate]
+    return None

@@ -9,7 +9,8 @@ few hundred aggregated rows (the tallies, GROUP BY in SQL) — never a widget pe
 
 from __future__ import annotations
 
-from textual import work
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -21,6 +22,10 @@ from textual_plotext import PlotextPlot
 from .. import ledger as L
 from .. import rigs as G
 from ..widgets.safe import columns, hours, lines, plain, safe
+from ..widgets.themes import CHANGE_LINE, NIGHT, NIGHT_SERIES, register_plotext_night
+
+DAY_SERIES = ("cyan", "magenta", "green", "orange", "blue", "red")
+MARKERS = ("dot", "x", "+", "o", "*", "sd")  # rigs told apart without colour too (night theme)
 
 
 class TimelineScreen(Screen[None]):
@@ -40,6 +45,7 @@ class TimelineScreen(Screen[None]):
         super().__init__()
         self.target = target
         self.loaded = False  # every tab has its data (tests and snapshots wait for it)
+        self.data: dict | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="timeline-title")
@@ -59,13 +65,41 @@ class TimelineScreen(Screen[None]):
             with TabPane("Calibration", id="calibration"), Vertical():
                 yield Static(id="calibration-summary")
                 yield DataTable(id="table-calibration", cursor_type="row", zebra_stripes=True)
+        yield Static(id="timeline-detail")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#timeline-title", Static).update(
             safe(f"Timeline · {plain(self.target) or '(no target)'}", "bold")
         )
+        register_plotext_night()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._draw())
         self._load(self.size.width)
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == f"table-{self.query_one('#timeline-tabs', TabbedContent).active}":
+            self._detail()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self) -> None:
+        self._detail()
+
+    def _detail(self) -> None:
+        """The whole highlighted row of the tab's table: its columns cut long rig names at 80."""
+        line = self.query_one("#timeline-detail", Static)
+        tables = self.query_one("#timeline-tabs", TabbedContent).active_pane.query(DataTable)  # type: ignore[union-attr]
+        table = tables.first() if tables else None
+        if table is None or not table.row_count:
+            line.display = False
+            return
+        names = [str(c.label) for c in table.ordered_columns]
+        cells = table.get_row_at(max(0, table.cursor_row))
+        values = [c.plain if isinstance(c, Text) else plain(c) for c in cells]
+        text = safe(" · ".join(f"{n} {v}" for n, v in zip(names, values, strict=False) if v))
+        text.no_wrap, text.overflow = False, "fold"
+        line.update(text)
+        line.display = True
 
     def action_tab(self, step: int) -> None:
         tabs = self.query_one("#timeline-tabs", TabbedContent)
@@ -93,7 +127,15 @@ class TimelineScreen(Screen[None]):
         self.post_message(self.Loaded(data))
 
     def on_timeline_screen_loaded(self, message: Loaded) -> None:
-        d = message.data
+        self.data = message.data
+        self._draw()
+        self.loaded = True
+
+    def _draw(self) -> None:
+        """Every tab from the loaded data (again when the theme changes: the chart colours)."""
+        d = self.data
+        if d is None:
+            return
         with self.app.batch_update():
             self._nights(d["series"])
             self._months(d["months"])
@@ -101,13 +143,28 @@ class TimelineScreen(Screen[None]):
             self._sensor(d["sensor"])
             self._rigs(d["rigs"], d["changes"], d["sequencers"])
             self._calibration(d["calibration"])
-        self.loaded = True
+        self._detail()
+
+    def _room(self, least: int, *others: int) -> int:
+        """The width left for a table's one flexible column beside fixed ``others`` (each column
+        pads 1 each side; the border and the scrollbar take 2 each): no sideways scrolling."""
+        return max(least, self.size.width - 4 - 2 * (len(others) + 1) - sum(others))
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _series_colours(self, plt) -> None:
+        """clear_figure() resets plotext to its default colour sequence, which the series take when
+        they are plotted: in the night theme, set the red one first."""
+        if self.app.theme == NIGHT:
+            plt.theme(f"textual-auto-{NIGHT}")
 
     def _nights(self, s: G.Series) -> None:
         plot = self.query_one("#plot-nights", PlotextPlot)
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
+        self._series_colours(plt)
         if not s.bins:
             plt.title("no counting frames for this target")
         else:
@@ -116,7 +173,7 @@ class TimelineScreen(Screen[None]):
             step = max(1, len(s.bins) // 5)  # five dates along the axis, not one per bar
             plt.xticks(positions[::step], s.bins[::step])
             for i in s.rig_changes:
-                plt.vline(i + 1, "red")  # bars stand at 1..n
+                plt.vline(i + 1, CHANGE_LINE)  # bars stand at 1..n
             plt.title(f"hours per {s.unit}" + (" · red: rig changed" if s.rig_changes else ""))
         plot.refresh()
 
@@ -125,6 +182,7 @@ class TimelineScreen(Screen[None]):
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
+        self._series_colours(plt)
         if months:
             plt.bar([m for m, _ in months], [h for _, h in months])
             plt.title("the archive: hours per month")
@@ -133,33 +191,44 @@ class TimelineScreen(Screen[None]):
     def _gaps(self, gaps: list[G.Gap]) -> None:
         table = self.query_one("#table-gaps", DataTable)
         table.clear(columns=True)
-        columns(table, ("target", 20), ("last imaged", 24), ("hours", 9))
+        columns(table, ("target", self._room(20, 11, 10, 9)), ("last imaged", 11), ("nights ago", 10), ("hours", 9))
         for g in gaps:
-            table.add_row(safe(g.target), safe(f"{g.last_night} ({g.nights_ago} nights ago)"), safe(hours(g.hours)))
+            table.add_row(safe(g.target), safe(g.last_night), safe(f"{g.nights_ago:,}"), safe(hours(g.hours)))
 
     def _sensor(self, nights: list[G.SensorNight]) -> None:
         plot = self.query_one("#plot-sensor", PlotextPlot)
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
+        self._series_colours(plt)
         by_rig: dict[str, list[G.SensorNight]] = {}
         for n in nights:
             by_rig.setdefault(n.rig, []).append(n)
         plt.date_form("Y-m-d")
-        colours = ("cyan", "magenta", "green", "orange", "blue", "red")
+        colours = NIGHT_SERIES if self.app.theme == NIGHT else DAY_SERIES
         for i, (rig, rows) in enumerate(by_rig.items()):
             colour = colours[i % len(colours)]
+            marker = MARKERS[i % len(MARKERS)]
             plt.plot(
-                [r.night for r in rows], [r.ccd_temp for r in rows], label=plain(rig)[:28], marker="dot", color=colour
+                [r.night for r in rows], [r.ccd_temp for r in rows], label=plain(rig)[:28], marker=marker, color=colour
             )
             sets = [r for r in rows if r.set_temp is not None]
             if sets:  # the rig's set-point: its colour, dashed, no legend line of its own
                 plt.plot([r.night for r in sets], [r.set_temp for r in sets], marker="-", color=colour)
-        plt.title("CCD-TEMP (°C, • mean per night) against SET-TEMP (- -)")
+        plt.title("CCD-TEMP (°C, mean per night) against SET-TEMP (- -)")
         plot.refresh()
         table = self.query_one("#table-sensor", DataTable)
         table.clear(columns=True)
-        columns(table, ("rig", 26), ("night", 10), ("°C", 6), ("set", 5), ("off >1°", 7), ("gain", 5), ("offs", 5))
+        columns(
+            table,
+            ("rig", self._room(20, 10, 6, 5, 7, 5, 5)),
+            ("night", 10),
+            ("°C", 6),
+            ("set", 5),
+            ("off >1°", 7),
+            ("gain", 5),
+            ("offs", 5),
+        )
         for n in sorted(nights, key=lambda n: (not n.flagged, n.rig, n.night)):
             table.add_row(
                 safe(n.rig), safe(n.night), safe(round(n.ccd_temp, 1)), safe(n.set_temp),
@@ -169,7 +238,14 @@ class TimelineScreen(Screen[None]):
     def _rigs(self, rigs: list[G.Rig], changes: list[G.RigChange], programs: list[tuple[str, str, int]]) -> None:
         table = self.query_one("#table-rigs", DataTable)
         table.clear(columns=True)
-        columns(table, ("rig", 28), ("configurations", 14), ("frames", 6), ("hours", 7), ("last", 10))
+        columns(
+            table,
+            ("rig", self._room(24, 14, 6, 7, 10)),
+            ("configurations", 14),
+            ("frames", 6),
+            ("hours", 7),
+            ("last", 10),
+        )
         for r in rigs:
             config = ", ".join(r.configurations)
             table.add_row(safe(r.name), safe(config), safe(r.frames), safe(hours(r.hours)), safe(r.last_night))
@@ -194,7 +270,7 @@ class TimelineScreen(Screen[None]):
         table = self.query_one("#table-calibration", DataTable)
         table.clear(columns=True)
         columns(table, ("night", 10), ("filter", 7), ("exp s", 6), ("dark", 5), ("flat", 5), ("fdark", 5),
-                ("bias", 5), ("missing", 24))  # fmt: skip
+                ("bias", 5), ("missing", self._room(12, 10, 7, 6, 5, 5, 5, 5)))  # fmt: skip
         for c in sorted(sessions, key=lambda c: (not c.missing, c.night)):
             table.add_row(
                 safe(c.night), safe(c.filter), safe(c.exposure_s), safe(c.darks), safe(c.flats), safe(c.flat_darks),

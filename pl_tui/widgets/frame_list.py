@@ -20,7 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..triage import BucketFrame
-from .safe import fit, plain
+from .safe import fit, paths_below, plain, relative
 
 
 @dataclass(slots=True)
@@ -53,9 +53,10 @@ class FrameList(ScrollView, can_focus=True):
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
         Binding("space", "toggle", "Mark"),
-        Binding("a", "mark('group', 'all')", "All"),
-        Binding("n", "mark('group', 'none')", "None"),
-        Binding("i", "mark('group', 'invert')", "Invert"),
+        # a/n/i are in the status line and the help: the footer keeps room for Help at 80 columns
+        Binding("a", "mark('group', 'all')", "Mark group", show=False),
+        Binding("n", "mark('group', 'none')", "Unmark group", show=False),
+        Binding("i", "mark('group', 'invert')", "Invert group", show=False),
         Binding("A", "mark('bucket', 'all')", "All in bucket", show=False),
         Binding("N", "mark('bucket', 'none')", "None in bucket", show=False),
         Binding("I", "mark('bucket', 'invert')", "Invert bucket", show=False),
@@ -81,6 +82,7 @@ class FrameList(ScrollView, can_focus=True):
         self._group_of: list[int] = []  # frame index → group index
         self.marks: set[int] = set()
         self.cursor = 0
+        self.roots: list[str] = []  # the archive roots: folders are shown below them
 
     # -- data
 
@@ -204,7 +206,7 @@ class FrameList(ScrollView, can_focus=True):
             tail = f" · night {g.night or '?'} — {n:,} frame{'s' if n != 1 else ''}"
             tail += f", {g.marked:,} marked" if g.marked else ""
             room = max(8, width - 2 - len(tail))
-            folder = plain(g.folder)
+            folder = plain(relative(g.folder, self.roots))
             folder = folder if len(folder) <= room else "…" + folder[-(room - 1) :]
             style = base + self.get_component_rich_style("frame-list--group") + cursor
             segments = [Segment(f"▾ {folder}{tail}", style)]
@@ -216,6 +218,9 @@ class FrameList(ScrollView, can_focus=True):
             segments = [
                 Segment("  " + mark, base + self.get_component_rich_style("frame-list--mark") + cursor),
                 Segment(body, base + cursor),
-                Segment(plain(f.why), base + self.get_component_rich_style("frame-list--why") + cursor),
+                Segment(
+                    plain(paths_below(f.why, self.roots)),
+                    base + self.get_component_rich_style("frame-list--why") + cursor,
+                ),
             ]
         return Strip(segments).adjust_cell_length(width, base + cursor)

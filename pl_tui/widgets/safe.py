@@ -48,3 +48,23 @@ def fit(value: object, width: int) -> str:
 
 def hours(h: float) -> str:
     return f"{h:,.1f} h" if h >= 1 or h == 0 else f"{h * 60:,.0f} min"
+
+
+def relative(path: str, roots: list[str] | tuple[str, ...]) -> str:
+    """``path`` below the longest archive root that holds it (``root/a/b`` → ``a/b``); as it is
+    when no root holds it. Screens show archive-relative paths: the root is said once."""
+    for root in sorted(roots, key=len, reverse=True):
+        base = root.rstrip("/")
+        if path == base:
+            return "."
+        if base and path.startswith(base + "/"):
+            return path[len(base) + 1 :]
+    return path
+
+
+def paths_below(text: str, roots: list[str] | tuple[str, ...]) -> str:
+    """Every absolute path inside ``text`` (a reason may name another file) made archive-relative."""
+    for root in sorted(roots, key=len, reverse=True):
+        if root.rstrip("/"):
+            text = text.replace(root.rstrip("/") + "/", "")
+    return text

@@ -117,7 +117,7 @@ async def test_help_lists_the_screens_keys_and_q_quits(ledger: Path) -> None:
         assert isinstance(app.screen, HelpModal)
         table = app.screen.query_one("#help-table", DataTable)
         does = [table.get_row_at(i)[1].plain for i in range(table.row_count)]
-        for action in ("Search", "Export", "Inspect frame", "Rescan", "Quit", "Help", "Theme"):
+        for action in ("Search", "Export", "Inspect", "Rescan", "Quit", "Help", "Theme", "Goals: all, with progress"):
             assert action in does
         await pilot.press("escape", "t")
         assert app.theme == "textual-light"

@@ -98,7 +98,7 @@ async def test_retag_a_mislabelled_frame_to_its_real_target(ledger: Path) -> Non
         await pilot.press(*"NGC7000", "enter")
         await settle(pilot)
         await settle(pilot)
-        assert tab_label(screen, "suspect") == "Suspect 1"
+        assert tab_label(screen, "suspect") == "Susp. 1"  # 80 columns: the short titles
         assert [f.why for f in frames.frames] == ["DATE-OBS and DATE-LOC disagree with the site offset"]
     after = totals(ledger)
     assert after[("M81", "Ha")] == before[("M81", "Ha")] - 1

@@ -32,7 +32,8 @@ async def test_timeline_of_a_target(ledger: Path) -> None:
         assert "2024-03" in screen.query_one("#plot-months", PlotextPlot).plt.build()
         await pilot.press("right")
         gaps = screen.query_one("#table-gaps", DataTable)
-        assert gaps.row_count == 5 and "nights ago" in str(gaps.get_row_at(0)[1])
+        assert gaps.row_count == 5 and str(gaps.get_row_at(0)[1]) == "2024-04-02"  # M81, the longest gap
+        assert [str(c.label) for c in gaps.ordered_columns][2] == "nights ago" and int(str(gaps.get_row_at(0)[2]).replace(",", "")) > 0
         await pilot.press("right")
         sensor = screen.query_one("#table-sensor", DataTable)
         assert "⚠" in str(sensor.get_row_at(0)[4])  # drifting nights first
