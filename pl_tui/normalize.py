@@ -256,6 +256,15 @@ _TYPE_WORDS = {
     "dark flat": "DARKFLAT",
     "flat dark": "DARKFLAT",
     "flatdark": "DARKFLAT",
+    # observatory OBSTYPE values (Las Cumbres): an exposure of the sky is a light
+    "expose": "LIGHT",
+    "standard": "LIGHT",
+    "skyflat": "FLAT",
+    "sky flat": "FLAT",
+    "twilight flat": "FLAT",
+    "lampflat": "FLAT",
+    "dome flat": "FLAT",
+    "domeflat": "FLAT",
     "darkflats": "DARKFLAT",
     "flatdarks": "DARKFLAT",
     "dark flats": "DARKFLAT",
@@ -742,6 +751,12 @@ def derived_signal(
         return f"PEDESTAL = {pedestal:g}: calibrated"
     if cards.get("PIPROCESSED") is True:
         return "PixInsight processing history"
+    pipeline = _text(cards.get("PIPEVER"))
+    if pipeline:
+        return f"PIPEVER '{pipeline}': an observatory pipeline's product"
+    rlevel = _num(cards.get("RLEVEL"))
+    if rlevel:
+        return f"RLEVEL = {rlevel:g}: reduced"
     if software:
         low = software.lower()
         for p in _PROCESSORS:
@@ -913,7 +928,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "target": ("OBJECT", "OBJNAME"),
     "filter": ("FILTER", "FILTNAME"),
     "exposure_s": ("EXPTIME", "EXPOSURE", "EXP_TIME", "EXP"),  # EXP: DWARF II
-    "image_type": ("IMAGETYP", "FRAME", "FRAMETYP"),
+    "image_type": ("IMAGETYP", "FRAME", "FRAMETYP", "OBSTYPE"),  # OBSTYPE: observatories (LCO)
     "instrume": ("INSTRUME",),
     "telescop": ("TELESCOP",),
     "focallen_mm": ("FOCALLEN",),
@@ -977,7 +992,7 @@ _FIELDS = tuple((name, keys, _CONVERTERS.get(name, _text)) for name, keys in KEY
 READ_KEYWORDS: frozenset[str] = frozenset(
     {k for keys in KEYWORDS.values() for k in keys}
     | {"DATE-OBS", "TIME-OBS", "UT", "UTSTART", "MJD-OBS", "JD", "DATE-LOC", "ASTRA", "IMAGETYP"}
-    | {"CALSTAT", "IMCMB001", "PEDESTAL", "PIPROCESSED", "PROGRAM", "SOFTWARE", "CAMNAME"}
+    | {"CALSTAT", "IMCMB001", "PEDESTAL", "PIPROCESSED", "PROGRAM", "SOFTWARE", "CAMNAME", "PIPEVER", "RLEVEL"}
     | set(_STACK_COUNT_KEYS)
     | set(_SEEING_KEYS)
 )

@@ -505,6 +505,10 @@ def test_osc_frames_are_legitimately_filterless(frame_of) -> None:
         ("M81/x.fits", {"NCOMBINE": 1}, None),
         ("M81/x.fits", {"PEDESTAL": 0}, None),  # MaxIm DL / ACP raw lights
         ("M81/x.fits", {"CALSTAT": ""}, None),
+        ("M81/x.fits", {"RLEVEL": 0}, None),  # Las Cumbres raw frames
+        ("M81/x.fits", {"RLEVEL": 91}, "RLEVEL = 91: reduced"),
+        ("M81/x.fits", {"PIPEVER": "LCOPIPE-V0.7.8"}, "PIPEVER 'LCOPIPE-V0.7.8': an observatory pipeline's product"),
+        ("M81/x.fits", {"PIPEVER": ""}, None),
         # stacks no keyword names
         ("SharpCap Captures/M13/Stack_16frames_240s.fits", {}, "file name 'Stack': a stack or processed result"),
         ("DWARF/stacked-16_M81_10s.fits", {}, "file name 'stacked': a stack or processed result"),
