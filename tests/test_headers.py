@@ -25,6 +25,7 @@ from pl_tui.headers import (
     fitsio_cards,
     header_cards,
     header_kind,
+    image_header_of_compressed,
     iter_cards,
     parse_card,
     parse_header,
@@ -271,8 +272,47 @@ def test_fz_reads_the_image_header_of_the_first_extension(tmp_path: Path) -> Non
 
 def test_fz_junk(tmp_path: Path) -> None:
     (tmp_path / "bad.fz").write_bytes(b"\0" * 3000)
-    with pytest.raises(HeaderError, match="cfitsio"):
+    with pytest.raises(HeaderError, match="not a FITS file"):
         read_header(str(tmp_path / "bad.fz"))
+    plain = tmp_path / "plain.fits.fz"  # an uncompressed FITS named .fz: no extension to read
+    write_fits(plain, [("OBJECT", "M 81")], naxis=(16, 16))
+    with pytest.raises(HeaderError, match="no extension|not a tile-compressed"):
+        read_header(str(plain))
+
+
+@pytest.mark.parametrize("compress", ["RICE", "GZIP", "HCOMPRESS", "PLIO"])
+def test_fz_block_reader_matches_cfitsio(tmp_path: Path, compress: str) -> None:
+    path = tmp_path / f"[odd] name {compress}.fits.fz"  # '[' is cfitsio filename syntax: not ours
+    data = np.arange(64 * 48, dtype=np.int16).reshape(64, 48)
+    hdr = [
+        {"name": "OBJECT", "value": "M 81"},
+        {"name": "EXPTIME", "value": 300.0},
+        {"name": "DATE-OBS", "value": "2024-08-13T21:00:00.5"},
+    ]
+    copy = tmp_path / "plain-name.fits.fz"
+    with fitsio.FITS(str(copy), "rw", clobber=True) as f:
+        f.write(data, header=hdr, compress=compress)
+    os.rename(copy, path)
+    ours = dict(read_header(str(path)).cards)
+    os.rename(path, copy)
+    theirs = image_header_of_compressed(fitsio_cards(fitsio.read_header(str(copy), ext=1)))
+    assert ours == theirs
+    assert ours["NAXIS1"] == 48 and ours["OBJECT"] == "M 81"
+
+
+def test_a_gzip_bombed_fz_costs_one_header_read(tmp_path: Path) -> None:
+    """A .fz whose tiles inflate to 128 MB: its header is read without inflating anything."""
+    import resource
+
+    path = tmp_path / "bomb.fits.fz"
+    with fitsio.FITS(str(path), "rw", clobber=True) as f:
+        f.write(np.zeros((8192, 8192), dtype=np.uint16), header=[{"name": "OBJECT", "value": "M 81"}], compress="GZIP")
+    assert path.stat().st_size < 4_000_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    raw = read_header(str(path))
+    grew_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert raw.cards["NAXIS1"] == 8192 and raw.cards["OBJECT"] == "M 81"
+    assert grew_kb < 20_000  # well under the 128 MB the image would inflate to
 
 
 def test_xisf_keywords_then_properties(tmp_path: Path) -> None:
