@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -20,9 +21,12 @@ from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.message import Message
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+from textual.worker_manager import WorkerManager
 
 from . import ledger as L
 from .config import Config
+from .problems import describe, is_ledger_problem
 from .scan import ScanProgress
 from .screens.archive import ArchiveScreen
 from .screens.buckets import BucketsScreen
@@ -47,6 +51,20 @@ class TargetCommands(Provider):
             score = matcher.match(label)
             if score > 0:
                 yield Hit(score, matcher.highlight(label), partial(app.jump_to, name), help="show it in the tree")
+
+
+class _Reported:
+    class StateChanged(Worker.StateChanged, bubble=True, namespace="worker"):
+        """Worker.StateChanged that bubbles up to the App, whichever screen or widget started the worker."""
+
+
+class _Workers(WorkerManager):
+    """Every worker reports its state to the App (Textual's message does not bubble), so that one
+    handler, ``PlTuiApp.on_worker_state_changed``, sees every failure."""
+
+    def add_worker(self, worker: Worker, start: bool = True, exclusive: bool = True) -> None:
+        worker.StateChanged = _Reported.StateChanged  # type: ignore[misc]
+        super().add_worker(worker, start=start, exclusive=exclusive)
 
 
 class PlTuiApp(App[None]):
@@ -76,6 +94,8 @@ class PlTuiApp(App[None]):
         self.archives = [str(a) for a in archives]
         self._ledger_stamp: tuple | None = None
         self._live_stop: threading.Event | None = None
+        self._workers = _Workers(self)
+        self._problem_shown: tuple[str, float] = ("", 0.0)
 
     @property
     def live(self) -> bool:
@@ -91,6 +111,27 @@ class PlTuiApp(App[None]):
     def on_unmount(self) -> None:
         if self._live_stop is not None:
             self._live_stop.set()  # the watcher checks it every 250 ms
+
+    # -- worker failures: one handler for every screen's workers
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        error = event.worker.error
+        problem = describe(error, self.ledger_path)
+        if problem is None and isinstance(error, Exception):  # a bug: Textual's traceback; the app exits
+            self._handle_exception(error)
+            return
+        title = "Ledger problem" if is_ledger_problem(error, self.ledger_path) else "Problem"
+        self.report_problem(problem or f"{type(error).__name__}: {error}", title)
+
+    def report_problem(self, problem: str, title: str = "Problem") -> None:
+        """One notification per problem: the ledger check fails the same way every 2 s."""
+        text, shown = self._problem_shown
+        if problem == text and time.monotonic() - shown < 30:
+            return
+        self._problem_shown = (problem, time.monotonic())
+        self.notify(problem, title=title, severity="error", markup=False, timeout=12)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ledger-check")
     def _check_ledger(self) -> None:
@@ -140,17 +181,23 @@ class PlTuiApp(App[None]):
     def _watch(self, archives: list[str], stop: threading.Event) -> None:
         from .watch import Watcher
 
-        watcher = Watcher(
-            self.ledger_path, archives, self.config, stop, lambda p: self.post_message(self.LedgerChanged()), nice=10
-        )
+        # the same scans as the CLI's: the same reader processes, at the same priority
+        def scanned(_: ScanProgress) -> None:
+            self.post_message(self.LedgerChanged())
+
+        watcher = Watcher(self.ledger_path, archives, self.config, stop, scanned)
         how = "change events" if watcher.uses_events else "a rescan every 30 s (network share)"
         self.call_from_thread(self.notify, f"Live: watching {len(archives)} archive(s) by {how}", markup=False)
         try:
             watcher.run()
-        except L.LedgerError as e:
-            self.call_from_thread(self.notify, f"Live mode stopped: {e}", severity="error", markup=False)
+        except Exception as e:
+            problem = describe(e, self.ledger_path)
+            if problem is None:
+                raise  # a bug: on_worker_state_changed shows the traceback
+            self.call_from_thread(self.report_problem, f"Live mode stopped: {problem}", "Live mode")
         finally:
             stop.set()
+            self.post_message(self.LedgerChanged())  # the header says live no more
 
     def first_screen(self) -> None:
         """Scan the archives given; else the targets when the ledger has frames; else choose."""
@@ -188,11 +235,14 @@ class PlTuiApp(App[None]):
         self.push_screen(ScanScreen(archives), self._scan_done)
 
     def _scan_done(self, progress: ScanProgress | None) -> None:
+        """After a scan; None: Back after a failed scan (then whatever the ledger already holds)."""
         targets = next((s for s in self.screen_stack if isinstance(s, TargetsScreen)), None)
         if targets is not None:
             targets.reload()
         elif progress is not None or self.has_frames():
             self.push_screen(TargetsScreen())
+        elif len(self.screen_stack) <= 1:  # nothing to go back to: choose an archive
+            self.push_screen(ArchiveScreen(), self._archives_chosen)
 
     # -- global actions
 

@@ -64,12 +64,55 @@ class ScanProgress:
     state: str = "running"  # running, complete, cancelled
     new_unreadable: list[tuple[str, str]] = field(default_factory=list)  # since the last event
     problems: list[str] = field(default_factory=list)  # folders or roots that could not be walked
+    # Files to expect before the walk is done: a quick count of the folders' listings runs beside
+    # the scan (no stat, no read); ``counted`` once it has listed every folder.
+    expected: int | None = None
+    counted: bool = False
+    # Folders whose numbers moved since the last event: (folder, its picked-up files, how many
+    # of them are done — read, unchanged or deferred). Folders without frames are left out.
+    folder_updates: list[tuple[str, int, int]] = field(default_factory=list)
+    settle_s: float = 0.0  # the settle window the deferred files wait out
+    deferred_until: float | None = None  # epoch seconds when the last deferred file is settled
+
+    @property
+    def processed(self) -> int:
+        """Files dealt with: read (new, changed, unreadable), unchanged or deferred."""
+        return self.new + self.changed + self.unchanged + self.deferred
+
+    @property
+    def total(self) -> int | None:
+        """Files this scan will deal with: exact once the walk is done; until then an estimate
+        (the count beside the walk, or what was found so far); None before anything is known."""
+        if self.walk_done:
+            return self.found
+        if self.expected is None:
+            return None
+        return max(self.found, self.expected)
+
+    @property
+    def total_is_estimate(self) -> bool:
+        return not self.walk_done
+
+    @property
+    def total_text(self) -> str:
+        """The total as shown: "20,000"; "≈20,000" during the walk; "≥1,200" while counting; "?"."""
+        total = self.total
+        if total is None:
+            return "?"
+        if self.walk_done:
+            return f"{total:,}"
+        return f"≈{total:,}" if self.counted else f"≥{total:,}"
 
     @property
     def eta_s(self) -> float | None:
-        if not self.walk_done or self.rate <= 0:
+        """Seconds left: the queue over the read rate once the walk is done; before, the files
+        still expected over the pace so far (an estimate, like the total)."""
+        if self.walk_done:
+            return self.queued / self.rate if self.rate > 0 else None
+        total = self.total
+        if total is None or not self.counted or self.processed <= 0 or self.elapsed_s <= 0:
             return None
-        return self.queued / self.rate
+        return max(0, total - self.processed) / (self.processed / self.elapsed_s)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -411,8 +454,33 @@ class _Scan:
         self.last_write = time.monotonic()
         self._batch: list[_Pending] = []
         self._batch_items: list[Item] = []
+        self.p.settle_s = config.settle_seconds
+        self._deferred_until_ns = 0
+        self._folders: dict[str, list[int]] = {}  # folder → [picked-up files, done], until done
+        self._touched: dict[str, None] = {}  # folders changed since the last event, in walk order
+        self._census = 0
+        self._census_done = False
+        self._census_stop = threading.Event()
 
     # -- plumbing
+
+    def _count_files(self) -> None:
+        """The census beside the scan: list every folder once (no stat, no read) so that the
+        progress has a total long before the walk — which waits for the reads — is done."""
+        n = 0
+        for root in self.roots:
+            for d in walk(root, self.exclude, []):
+                if self._census_stop.is_set() or self.stop.is_set():
+                    return
+                n += len(d.files)
+                self._census = n
+        self._census_done = True
+
+    def _folder_done(self, folder: str) -> None:
+        counts = self._folders.get(folder)
+        if counts is not None:
+            counts[1] += 1
+            self._touched[folder] = None
 
     def emit(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -423,8 +491,20 @@ class _Scan:
         p.elapsed_s = now - self.started
         p.rate = p.indexed / p.elapsed_s if p.elapsed_s > 0 else 0.0
         p.queued = sum(len(v) for v in self.in_flight.values()) + len(self._batch)
+        p.expected = self._census if (self._census or self._census_done) else None
+        p.counted = self._census_done
+        p.deferred_until = self._deferred_until_ns / 1e9 if p.deferred else None
+        updates = []
+        for folder in self._touched:
+            files, done = self._folders[folder]
+            updates.append((folder, files, done))
+            if done >= files:
+                del self._folders[folder]
+        self._touched.clear()
         if self.callback is not None:
-            self.callback(replace(p, new_unreadable=list(p.new_unreadable), problems=list(p.problems)))
+            self.callback(
+                replace(p, new_unreadable=list(p.new_unreadable), problems=list(p.problems), folder_updates=updates)
+            )
         p.new_unreadable.clear()
 
     def flush(self, force: bool = False) -> None:
@@ -465,6 +545,7 @@ class _Scan:
             p.changed += 1
         else:
             p.new += 1
+        self._folder_done(pend.path.rpartition(os.sep)[0])
         self.to_write.append(
             L.FileRecord(
                 pend.dir_id,
@@ -519,12 +600,18 @@ class _Scan:
             now_ns = time.time_ns()
             seen: set[str] = set()
             folder_rejected = self.reject.folder(d.parts)
+            folder: list[int] = [len(d.files), 0]  # picked-up files, done
+            if d.files:
+                self._folders[d.path] = folder
+                self._touched[d.path] = None
             for name, kind, entry in d.files:
                 self.p.found += 1
                 try:
                     st = entry.stat()
-                except FileNotFoundError:
-                    continue  # vanished between listing and stat: it is simply not there
+                except FileNotFoundError:  # vanished between listing and stat: it is simply not there
+                    self.p.found -= 1
+                    folder[0] -= 1
+                    continue
                 except OSError as e:
                     st = None
                     reason = f"cannot stat: {e.strerror or e}"
@@ -546,9 +633,12 @@ class _Scan:
                 same = prev is not None and prev[1] == size and prev[2] == mtime
                 if same and not force and prev[3] not in (L.MISSING, L.UNREADABLE):
                     self.p.unchanged += 1
+                    folder[1] += 1
                     continue
                 if not same and now_ns - mtime < settle_ns:
                     self.p.deferred += 1  # still being written: next scan or watch tick
+                    folder[1] += 1
+                    self._deferred_until_ns = max(self._deferred_until_ns, mtime + settle_ns)
                     continue
                 if did is None:
                     did = known_dirs[d.path] = w.dir_id(d.path, root_id)
@@ -595,6 +685,7 @@ class _Scan:
                 scan_id = L.begin_scan(self.conn, self.roots)
                 self._pending_missing: list[int] = []
                 self._complete_roots: list[tuple[int, str]] = []
+                threading.Thread(target=self._count_files, name="pl-tui-census", daemon=True).start()
                 try:
                     for root in self.roots:
                         if self.stop.is_set():
@@ -605,6 +696,7 @@ class _Scan:
                     while self.in_flight and not self.stop.is_set():
                         self.collect(block=True)
                 finally:
+                    self._census_stop.set()
                     cancelled = self.stop.is_set()
                     self.readers.close(cancel=cancelled)
                     if not cancelled:

@@ -133,6 +133,7 @@ def test_scan_progress(snap_compare, tmp_path: Path, size: tuple[int, int]) -> N
 
     async def progress(pilot) -> None:
         screen = pilot.app.screen
+        previous = ""
         for i, folder in enumerate(("2024-03-08/LIGHT/M81", "2024-03-09/LIGHT/M81", "2024-04-02/LIGHT/NGC7000")):
             p = ScanProgress(
                 found=1200 + 300 * i,
@@ -145,6 +146,13 @@ def test_scan_progress(snap_compare, tmp_path: Path, size: tuple[int, int]) -> N
                 current_folder=os.path.join("/archive/astro", folder),
                 walk_done=i == 2,
                 folders=10 + i,
+                expected=2000,
+                counted=True,
+                # this folder's files, read so far; the one before it is done
+                folder_updates=[
+                    *([(os.path.join("/archive/astro", previous), 300, 300)] if i else []),
+                    (os.path.join("/archive/astro", folder), 300, 120),
+                ],
             )
             if i == 1:
                 p.new_unreadable = [
@@ -153,5 +161,6 @@ def test_scan_progress(snap_compare, tmp_path: Path, size: tuple[int, int]) -> N
                 ]
             screen.post_message(ScanScreen.Progressed(p))
             await pilot.pause()
+            previous = folder
 
     assert snap_compare(app, terminal_size=size, run_before=progress)
