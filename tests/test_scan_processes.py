@@ -146,3 +146,40 @@ def test_a_scan_killed_with_sigkill_leaves_no_process_behind(tmp_path: Path, big
         for k in kids:  # never leave a stray reader on a CI machine, even when this test fails
             if alive(k) and "multiprocessing" in cmdline(k):
                 os.kill(k, signal.SIGKILL)
+
+
+def test_the_cli_progress_bar_has_a_total_before_the_walk_is_done(tmp_path: Path, big_archive: Path) -> None:
+    """On a terminal the bar printed `9600/None` until the walk was done (issue 12)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))
+    scan = subprocess.Popen(
+        [EXE, "--ledger", str(tmp_path / "l.sqlite"), "scan", "--workers", "2", str(big_archive)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "160"},
+    )
+    os.close(terminal)
+    out = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the scan closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        scan.wait(timeout=120)
+        os.close(controller)
+    text = out.decode("utf-8", "replace")
+    assert scan.returncode == 0, text[-2000:]
+    assert "/None" not in text
+    assert "/≈20,000" in text  # the count beside the walk, marked as an estimate
+    assert "indexed 20000" in text
