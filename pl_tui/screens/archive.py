@@ -95,6 +95,10 @@ class FolderTree(DirectoryTree):
         # runs in the tree's loader thread: is_dir() may stat a slow mount
         return [p for p in paths if not p.name.startswith(".") and p.is_dir()]
 
+    def on_focus(self) -> None:
+        if self.cursor_line < 0:  # tabbed into: the cursor shows on the first folder
+            self.cursor_line = 0
+
     def action_fold(self) -> None:
         node = self.cursor_node
         if node is None:
@@ -174,8 +178,8 @@ class ArchiveScreen(Screen[list[str] | None]):
             chosen.add_option(Option(safe(path)))
         if not self.chosen:
             chosen.add_option(Option(safe("(none yet)", "dim"), disabled=True))
-        elif highlighted is not None:
-            chosen.highlighted = min(highlighted, len(self.chosen) - 1)
+        else:
+            chosen.highlighted = min(highlighted or 0, len(self.chosen) - 1)
 
     @on(Input.Submitted, "#archive-input")
     def _typed(self, event: Input.Submitted) -> None:

@@ -154,6 +154,7 @@ class TargetsScreen(Screen[None]):
         self._frames: list[L.NightFrame] = []
         self._roots: list[str] = []
         self._inspect_pending: Node | None = None  # Enter on a night whose frames are loading
+        self._wanted: Place | None = None  # where a reload was asked to go, until it lands
 
     def compose(self) -> ComposeResult:
         yield Static(id="targets-header")
@@ -177,6 +178,16 @@ class TargetsScreen(Screen[None]):
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width < NARROW, "-narrow")
 
+    def on_screen_suspend(self) -> None:
+        self._away = True
+
+    def on_screen_resume(self) -> None:
+        """Back from Buckets, a merge, the inspector: the same place, the ledger's numbers now
+        (a retag there renames and moves frames; the 2 s ledger check would show it late)."""
+        if getattr(self, "_away", False):
+            self._away = False
+            self.reload()
+
     # -- loading (thread workers with their own connections; results come back as messages)
 
     def _tree(self) -> Tree[Node]:
@@ -192,10 +203,13 @@ class TargetsScreen(Screen[None]):
         )
 
     def reload(self, place: Place | None = None) -> None:
-        """Read the tree again, keeping the user's place (or going to ``place``)."""
+        """Read the tree again, keeping the user's place (or going to ``place``, also when another
+        reload comes before this one has landed)."""
+        if place is not None:
+            self._wanted = place
         self._generation += 1
         search = self.query_one("#targets-search", Input).value.strip() or None
-        self._load_tree(search, self.sort, self.place() if place is None else place, self._generation)
+        self._load_tree(search, self.sort, self._wanted or self.place(), self._generation)
 
     def ledger_changed(self) -> None:
         """New data from a scan, a retag, a goal or a live frame: the same place, fresh numbers."""
@@ -238,6 +252,7 @@ class TargetsScreen(Screen[None]):
                 self._fill(message.node, message.rows, {}, set())
                 return
             assert message.place is not None
+            self._wanted = None
             self._header(message.overview or (0, 0.0, 0))
             place = message.place
             tree.clear()

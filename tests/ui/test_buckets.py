@@ -224,3 +224,69 @@ async def test_marking_a_hundred_thousand_frames_is_set_arithmetic() -> None:
         assert len(frames_list.marks) == 1_001 and frames_list.groups[-1].marked == 1
         assert len(app.query("*")) < 10  # the screen, the list, its scrollbars: not 100,000 rows
         assert T.BUCKETS[0] == "unknown"
+
+
+async def test_80x24_shows_every_count_and_the_whole_reason_of_the_row(ledger: Path) -> None:
+    from .helpers import screen_lines, squeezed
+
+    app = PlTuiApp(ledger, CONFIG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_buckets(pilot)
+        tabs = screen_lines(app)[1]
+        for label in ("Unkn. 3", "Susp. 2", "Copies 5", "Rej. 3", "Unread. 4"):
+            assert label in tabs
+        assert screen.query_one("#unreadable", Tab).region.right <= 80
+        await pilot.press("3", "down")  # Copies: the second copy
+        await settle(pilot)
+        reason = "Processing/M81 stack project/M81_B_120s_0002.fits — copy of 2024-03-08/LIGHT/M81/M81_B_120s_0002.fits"
+        assert reason.replace(" ", "") in squeezed(app)  # wrapped over two lines, whole
+        assert str(Path(ledger).parent) not in screen_lines(app)[-3]  # archive-relative
+
+
+async def test_120x40_shows_the_whole_reason_too(ledger: Path) -> None:
+    from .helpers import squeezed
+
+    app = PlTuiApp(ledger, CONFIG)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_buckets(pilot)
+        assert tab_label(screen, "unreadable") == "Unreadable 4"  # the full titles fit here
+        await pilot.press("3", "down")
+        await settle(pilot)
+        assert "copyof2024-03-08/LIGHT/M81/M81_B_120s_0002.fits" in squeezed(app)
+
+
+async def test_the_audit_log_shows_undone_at_80x24(ledger: Path) -> None:
+    from .helpers import screen_lines
+
+    app = PlTuiApp(ledger, CONFIG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_buckets(pilot)
+        await pilot.press("r", *"M82", "enter")
+        await settle(pilot)
+        await settle(pilot)
+        await pilot.press("ctrl+z")
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        assert isinstance(app.screen, AuditModal)
+        row = next(ln for ln in screen_lines(app) if "target" in ln and "M82" in ln)
+        assert row.rstrip(" █").endswith("undone")
+
+
+async def test_the_merge_modal_offers_both_directions(ledger: Path) -> None:
+    app = PlTuiApp(ledger, CONFIG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_buckets(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        assert isinstance(app.screen, MergeModal)
+        options = app.screen.query_one("#merge-list")
+        prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert len(prompts) == 2
+        assert prompts[0].startswith("Andromeda Galaxy") and "alias of M31" in prompts[0]
+        assert prompts[1].startswith("M31") and "alias of Andromeda Galaxy" in prompts[1]
+        await pilot.press("down", "enter")  # M31 becomes an alias of Andromeda Galaxy
+        await settle(pilot)
+        await settle(pilot)
+    after = totals(ledger)
+    assert ("M31", None) not in after and after[("Andromeda Galaxy", None)] == 30 + 8

@@ -33,7 +33,8 @@ async def test_timeline_of_a_target(ledger: Path) -> None:
         await pilot.press("right")
         gaps = screen.query_one("#table-gaps", DataTable)
         assert gaps.row_count == 5 and str(gaps.get_row_at(0)[1]) == "2024-04-02"  # M81, the longest gap
-        assert [str(c.label) for c in gaps.ordered_columns][2] == "nights ago" and int(str(gaps.get_row_at(0)[2]).replace(",", "")) > 0
+        assert [str(c.label) for c in gaps.ordered_columns][2] == "nights ago"
+        assert int(str(gaps.get_row_at(0)[2]).replace(",", "")) > 0
         await pilot.press("right")
         sensor = screen.query_one("#table-sensor", DataTable)
         assert "⚠" in str(sensor.get_row_at(0)[4])  # drifting nights first
@@ -80,3 +81,21 @@ async def test_the_nights_chart_fits_80x24(ledger: Path) -> None:
         assert plot.size.width <= 80 and plot.size.height >= 10
         chart = plot.plt.build()
         assert "hours per" in chart and "2024-03" in chart
+
+
+async def test_the_gaps_tab_shows_whole_rows_at_80x24(ledger: Path) -> None:
+    from .helpers import screen_lines
+
+    app = PlTuiApp(ledger, CONFIG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down", "h")
+        await settle(pilot)
+        await pilot.press("right", "right")
+        await settle(pilot)
+        lines = screen_lines(app)
+        header = next(ln for ln in lines if "last imaged" in ln)
+        assert "nights ago" in header and "hours" in header
+        gaps = app.screen.query_one("#table-gaps", DataTable)
+        m81 = next(ln for ln in lines if ln.startswith(" M81 "))
+        assert "2024-04-02" in m81 and str(gaps.get_row_at(0)[2]) in m81 and m81.rstrip().endswith("3.5 h")
