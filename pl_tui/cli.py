@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     add_globals(common, argparse.SUPPRESS)
     p = argparse.ArgumentParser(
         prog="pl-tui",
-        description="Index the headers of your astrophotography sub-frames and answer 'what do I have?'.",
+        description="Index the headers of your astrophotography sub-frames and answer 'what do I have?'. "
+        "Plain 'pl-tui' (or 'pl-tui ARCHIVE...', which scans them first) opens the terminal app; "
+        "'pl-tui demo' opens it on a generated demo archive. The commands below work without it.",
     )
     add_globals(p, None)
     p.add_argument("--version", action="version", version=f"pl-tui {__version__}")
@@ -338,27 +340,26 @@ def _scan_with_bar(ledger_path: Path, archives: list[str], config: Config, stop:
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed:,}/{task.fields[of]}"),  # the total: ≈ until the walk is done
+        TextColumn("{task.completed}/{task.total}"),
         TextColumn("{task.fields[rate]} frames/s"),
         TimeElapsedColumn(),
         TextColumn("{task.fields[folder]}", markup=False),
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task("scanning", total=None, rate="0", folder="", of="?")
+        task = bar.add_task("scanning", total=None, rate="0", folder="")
 
         def show(p) -> None:
             for path, reason in p.new_unreadable:
                 bar.console.print(Text(f"unreadable: {plain(path)}: {reason}", style="yellow"))
-            done = p.processed
+            done = p.new + p.changed + p.unchanged + p.deferred
             folder = plain(p.current_folder)
             if len(folder) > 40:
                 folder = "…" + folder[-39:]
             bar.update(
                 task,
                 completed=done,
-                total=p.total,
-                of=p.total_text,
+                total=p.found if p.walk_done else None,
                 rate=f"{p.rate:.0f}",
                 folder=folder,
             )
@@ -447,35 +448,59 @@ def _emit(fmt: str, columns: tuple[str, ...], rows) -> None:
             WRITERS[fmt](out, columns, rows)
 
 
-def _table(columns: tuple[str, ...], rows) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+NUMERIC_COLUMNS = frozenset(
+    ("total_hours", "frame_count", "total_exposure_s", "exposure_s", "gain", "ccd_temp", "xbinning", "focallen")
+)
+TABLE_PAGE = 500  # the rows that set the column widths; the rest stream under them
 
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for c in columns:
-        numeric = c in (
-            "total_hours",
-            "frame_count",
-            "total_exposure_s",
-            "exposure_s",
-            "gain",
-            "ccd_temp",
-            "xbinning",
-            "focallen",
-        )
-        table.add_column(c, justify="right" if numeric else "left", overflow="fold")
-    n = 0
-    for row in rows:
-        table.add_row(*(Text(plain(v)) for v in row))  # Text: header values are never markup
-        n += 1
-    # on a terminal fit its width; in a pipe or file never fold a row
-    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 4096)
-    if n == 0:
-        console.print(Text("(no rows)"))
-    else:
-        console.print(table)
+
+def _table(columns: tuple[str, ...], rows) -> None:
+    """Print rows as a table while they come: the column widths are measured on the first page,
+    then every row is formatted and written at once (22,000 frames: no table held in memory).
+    On a terminal the columns fit its width and a longer value folds onto more lines; in a pipe
+    or a file nothing is cut or folded (a value wider than its column just pushes the row)."""
+    import itertools
+    import shutil
+
+    from rich.cells import cell_len, chop_cells, set_cell_size
+
+    rows = iter(rows)
+    first = [tuple(plain(v) for v in row) for row in itertools.islice(rows, TABLE_PAGE)]
+    if not first:
+        print("(no rows)")
+        return
+    widths = [max(cell_len(c), *(cell_len(r[i]) for r in first)) for i, c in enumerate(columns)]
+    tty = sys.stdout.isatty()
+    if tty:
+        room = shutil.get_terminal_size().columns - 1 - 2 * (len(columns) - 1) - 1
+        while sum(widths) > room and max(widths) > 6:  # narrow the widest column, down to 6 cells
+            widths[widths.index(max(widths))] -= 1
+    right = [c in NUMERIC_COLUMNS for c in columns]
+
+    def cell(text: str, i: int) -> str:
+        pad = widths[i] - cell_len(text)
+        if pad <= 0:
+            return text
+        return " " * pad + text if right[i] else text + " " * pad
+
+    def lines(values: tuple[str, ...]) -> str:
+        if not tty or all(cell_len(v) <= w for v, w in zip(values, widths, strict=True)):
+            return " " + "  ".join(cell(v, i) for i, v in enumerate(values)).rstrip() + "\n"
+        parts = [chop_cells(v, w) or [""] for v, w in zip(values, widths, strict=True)]
+        out = []
+        for k in range(max(map(len, parts))):
+            out.append(
+                " " + "  ".join(cell(p[k] if k < len(p) else "", i) for i, p in enumerate(parts)).rstrip() + "\n"
+            )
+        return "".join(out)
+
+    with _stdout() as out:
+        out.write(lines(tuple(set_cell_size(c, min(cell_len(c), w)) for c, w in zip(columns, widths, strict=True))))
+        out.write(" " + "─" * (sum(widths) + 2 * (len(columns) - 1)) + "\n")
+        for row in first:
+            out.write(lines(row))
+        for row in rows:
+            out.write(lines(tuple(plain(v) for v in row)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -730,7 +755,15 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     # the demo's files were all written a moment ago: no settle window for them
     demo_config = Config(settle_seconds=0, path=config.path, astrobin_filters=config.astrobin_filters)
     if not args.headless:
-        return _run_app(ledger_path, demo_config, [str(archive)])
+        rc = _run_app(ledger_path, demo_config, [str(archive)])
+        own = args.ledger is None and not os.environ.get("PL_TUI_LEDGER")
+        print(
+            plain(f"The demo keeps its own ledger, apart from your archives': {ledger_path}")
+            if own
+            else plain(f"The demo used the ledger {ledger_path}")
+        )
+        print(plain(f"Open it again:  pl-tui --ledger {ledger_path}    (the demo archive: {archive})"))
+        return rc
     rc = _run_scan(ledger_path, [str(archive)], demo_config, False, None, True)
     with L.reading(ledger_path) as conn:
         print()
