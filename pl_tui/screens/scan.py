@@ -135,7 +135,8 @@ class ScanScreen(Screen[ScanProgress | None]):
         self.stop = threading.Event()
         what = "Reading the frames that have settled in " if self.follow_up else "Scanning "
         self.query_one("#scan-title", Static).update(safe(what + ", ".join(self.archives), "bold"))
-        self.query_one("#scan-status", Static).update("")
+        self._status(None)
+        self.query_one("#scan-bar", ProgressBar).display = True
         self.refresh_bindings()
         if self.start:
             # after the screen's first paint: a scan of a few files can be done before that,
@@ -213,9 +214,7 @@ class ScanScreen(Screen[ScanProgress | None]):
             bar.update(total=max(total, p.processed, 1) if total is not None else None, progress=p.processed)
             self.query_one("#scan-counts", Static).update(lines(*self._counts(p)))
             if p.deferred:
-                self.query_one("#scan-status", Static).update(
-                    Content.from_markup("[$warning]$note[/]", note=settle_note(p, self._live()))
-                )
+                self._status(Content.from_markup("[$warning]$note[/]", note=settle_note(p, self._live())))
             self.query_one("#scan-folder", Static).update(safe(_relative(p.current_folder, self.archives), "dim"))
             self._show_folders(p.folder_updates)
             if p.new_unreadable:
@@ -265,6 +264,12 @@ class ScanScreen(Screen[ScanProgress | None]):
             f" (the first {self._unreadable_rows:,}; all in Buckets)" if more else ""
         )
 
+    def _status(self, content: Content | None) -> None:
+        """The line under the counts: a failure, or the frames waiting to settle; hidden when empty."""
+        status = self.query_one("#scan-status", Static)
+        status.update(content or "")
+        status.display = content is not None
+
     def _live(self) -> bool:
         return bool(getattr(self.app, "live", False))
 
@@ -273,12 +278,13 @@ class ScanScreen(Screen[ScanProgress | None]):
             self.state = "failed"
             self.error = message.error
             self.query_one("#scan-title", Static).update(Content.from_markup("[b $error]Scan failed[/]"))
-            self.query_one("#scan-status", Static).update(
+            self._status(
                 Content.from_markup(
                     "$why\n[dim]r: retry (what was read is kept) · Esc: back[/]", why=plain(message.error)
                 )
             )
-            self.notify(plain(message.error), title="Scan failed", severity="error", markup=False, timeout=10)
+            if self._last is None:  # failed before anything was counted: no bar pulsing at --%
+                self.query_one("#scan-bar", ProgressBar).display = False
             self.refresh_bindings()
             return
         p = message.progress
@@ -319,7 +325,7 @@ class ScanScreen(Screen[ScanProgress | None]):
             self.follow_up = True
             self._begin()
             return
-        self.query_one("#scan-status", Static).update(
+        self._status(
             Content.from_markup(
                 "[$warning]$n frame$s modified less than $settle s ago (still being written, or fresh copies)[/]"
                 "\nreading them at $when (in $left) · Esc: go on, read them later (w: live mode)",

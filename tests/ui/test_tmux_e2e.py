@@ -43,14 +43,18 @@ def wait_for(session: str, text: str, timeout: float = 60) -> str:
 EXE = shutil.which("pl-tui") or str(Path(sys.executable).with_name("pl-tui"))
 
 
-def launch(tmp_path: Path, name: str) -> tuple[str, Path, Path]:
-    """The demo archive, a config without settle window (its files were just written), and the
-    real binary scanning it in an 80×24 tmux session run from tmp_path. → (session, archive, ledger)"""
-    archive = tmp_path / "archive"
-    build_demo_archive(archive)
+def launch(
+    tmp_path: Path, name: str, archive: Path | None = None, config: str = "settle_seconds = 0\n"
+) -> tuple[str, Path, Path]:
+    """The demo archive (or ``archive``), a config without settle window (the demo's files were
+    just written), and the real binary scanning it in an 80×24 tmux session run from tmp_path.
+    → (session, archive, ledger)"""
+    if archive is None:
+        archive = tmp_path / "archive"
+        build_demo_archive(archive)
     ledger = tmp_path / "ledger.sqlite"
     (tmp_path / "cfg" / "pl-tui").mkdir(parents=True)
-    (tmp_path / "cfg" / "pl-tui" / "config.toml").write_text("settle_seconds = 0\n")
+    (tmp_path / "cfg" / "pl-tui" / "config.toml").write_text(config)
     session = f"pl-tui-{name}-{os.getpid()}"
     command = (
         f"cd {tmp_path} && env HOME={tmp_path} XDG_CONFIG_HOME={tmp_path / 'cfg'} TERM=xterm-256color "
