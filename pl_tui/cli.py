@@ -11,6 +11,7 @@ import io
 import json
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from datetime import date
@@ -19,19 +20,19 @@ from pathlib import Path
 from . import __version__, triage
 from . import ledger as L
 from . import retag as R
-from .config import Config, ConfigError, default_ledger_path, load_config
+from .config import Config, ConfigError, check_poll, check_workers, default_ledger_path, load_config
+from .errors import PlTuiError, UserInputError
 from .explain import explain_file
 from .export import (
     REPORTS,
     WRITERS,
-    ExportError,
     export_file,
     format_value,
     report_columns,
     report_rows,
+    terminal_rows,
     write_report,
 )
-from .retag import RetagError
 from .triage import BUCKET_COLUMNS, BUCKETS
 from .widgets.safe import plain
 
@@ -67,11 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("scan", parents=[common], help="scan archive folders into the ledger")
     s.add_argument("archives", nargs="+", metavar="ARCHIVE", help="archive root folder(s)")
     s.add_argument("--wait", action="store_true", help="wait for another scan of the same ledger to finish")
-    s.add_argument("--workers", type=int, help="reader processes (default: one per CPU)")
+    s.add_argument("--workers", type=_workers, help="reader processes (default: one per CPU)")
     s.add_argument("--quiet", action="store_true", help="only the summary")
     s.add_argument("--watch", action="store_true", help="keep going: scan again as files arrive (Ctrl+C stops)")
     s.add_argument(
-        "--poll", type=float, metavar="SECONDS",
+        "--poll", type=_poll, metavar="SECONDS",
         help="with --watch: rescan every SECONDS instead of waiting for change events (NFS/SMB shares: default 30)",
     )  # fmt: skip
 
@@ -183,6 +184,27 @@ def _night(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _workers(text: str) -> int:
+    try:
+        return check_workers(int(text))
+    except ValueError as e:  # UserInputError is a ValueError
+        message = str(e) if isinstance(e, UserInputError) else f"not a whole number: {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+
+
+def _poll(text: str) -> float:
+    try:
+        return check_poll(text)
+    except UserInputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def say(text: object, file=None) -> None:
+    """Print a line the user reads: every line through plain() (header text and paths may carry
+    a screen clear, a title change, an OSC 52 clipboard write: they reach the screen as '�')."""
+    print("\n".join(plain(line) for line in str(text).split("\n")), file=file or sys.stdout)
+
+
 def _has_command(argv: list[str]) -> bool:
     """Is there a sub-command, or only options and archive folders (open the app)?"""
     skip = False
@@ -209,22 +231,33 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="surrogateescape")
+    # No traceback reaches the user (SPEC §12): what the user typed → 2 with the usage line; the
+    # ledger, the config, an export → 1 with one line saying what is wrong and what to do.
     try:
         config = load_config(args.config)
+        for warning in config.warnings:
+            say(f"pl-tui: warning: {warning}", sys.stderr)
         return COMMANDS[args.command](args, config)
-    except UsageError as e:
-        parser.error(str(e))  # exits 2
-    except (L.LedgerError, ConfigError, ExportError) as e:
-        print(f"pl-tui: {e}", file=sys.stderr)
+    except (UsageError, UserInputError) as e:
+        parser.error(plain(str(e)))  # exits 2
+    except PlTuiError as e:  # LedgerError, ConfigError, ExportError
+        say(f"pl-tui: {e}", sys.stderr)
+        return EXIT_ERROR
+    except sqlite3.Error as e:  # anything the ledger module did not already turn into a LedgerError
+        say(f"pl-tui: {L.ledger_trouble(_ledger_path(args), e)}", sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("pl-tui: interrupted", file=sys.stderr)
+        say("pl-tui: interrupted", sys.stderr)
         return 130
     except BrokenPipeError:
         # `pl-tui frames | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except OSError as e:  # a full disk under `> file`, a terminal gone away
+        where = f" ({plain(os.fsdecode(e.filename))})" if e.filename else ""
+        say(f"pl-tui: {e.strerror or e}{where}; check the disk and try again", sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
 
 
@@ -240,8 +273,8 @@ def cmd_scan(args: argparse.Namespace, config: Config) -> int:
     for a in args.archives:
         if not os.path.isdir(os.path.expanduser(a)):
             raise UsageError(f"archive folder not found: {a}")
-    if args.poll is not None and (not args.watch or args.poll <= 0):
-        raise UsageError("--poll takes a positive number of seconds and goes with --watch")
+    if args.poll is not None and not args.watch:
+        raise UsageError("--poll goes with --watch")
     if args.watch:
         return _watch(_ledger_path(args), args.archives, config, args.workers, args.poll)
     return _run_scan(_ledger_path(args), args.archives, config, args.wait, args.workers, args.quiet)
@@ -266,7 +299,8 @@ def _watch(ledger_path: Path, archives: list[str], config: Config, workers: int 
 
     watcher = Watcher(ledger_path, [os.path.expanduser(a) for a in archives], config, stop, on_scan, poll, workers)
     how = "change events" if watcher.uses_events else f"a rescan every {poll or 30:g} s"
-    print(f"watching {', '.join(watcher.roots)} ({how}); Ctrl+C stops", flush=True)
+    say(f"watching {', '.join(watcher.roots)} ({how}); Ctrl+C stops")
+    sys.stdout.flush()
     try:
         watcher.run()
     finally:
@@ -282,10 +316,15 @@ def _run_scan(
     from .scan import scan
 
     stop = threading.Event()
-    # Ctrl+C / SIGTERM: stop cleanly, keeping what was read (the next scan resumes)
+    # Ctrl+C / SIGTERM: stop cleanly, keeping what was read (the next scan resumes), print the
+    # summary, exit 128 + the signal (130 for Ctrl+C). A second one stops at once.
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    stopped_by: list[int] = []
 
     def on_signal(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stopped_by.append(signum)
         stop.set()
 
     for s in previous:
@@ -309,7 +348,9 @@ def _run_scan(
         for s, h in previous.items():
             signal.signal(s, h)
     _print_summary(final, ledger_path)
-    return EXIT_ERROR if final.state == "cancelled" else EXIT_OK
+    if final.state == "cancelled":
+        return 128 + stopped_by[0] if stopped_by else EXIT_ERROR
+    return EXIT_OK
 
 
 def _plain_progress():
@@ -317,7 +358,7 @@ def _plain_progress():
 
     def show(p) -> None:
         for path, reason in p.new_unreadable:
-            print(f"unreadable: {plain(path)}: {reason}", file=sys.stderr)
+            say(f"unreadable: {path}: {reason}", sys.stderr)
         if p.done or p.elapsed_s - last[0] >= 2:
             last[0] = p.elapsed_s
             print(
@@ -351,7 +392,7 @@ def _scan_with_bar(ledger_path: Path, archives: list[str], config: Config, stop:
 
         def show(p) -> None:
             for path, reason in p.new_unreadable:
-                bar.console.print(Text(f"unreadable: {plain(path)}: {reason}", style="yellow"))
+                bar.console.print(Text(f"unreadable: {plain(path)}: {plain(reason)}", style="yellow"))
             done = p.new + p.changed + p.unchanged + p.deferred
             folder = plain(p.current_folder)
             if len(folder) > 40:
@@ -376,11 +417,11 @@ def _print_summary(p, ledger_path: Path) -> None:
         f"elapsed {p.elapsed_s:.1f} s, {rate:.0f} frames/s{state}"
     )
     for problem in p.problems:
-        print(f"warning: {plain(problem)}", file=sys.stderr)
+        say(f"warning: {problem}", sys.stderr)
     if p.deferred:
         print(f"{p.deferred} files are still being written (settle window); the next scan picks them up")
     if p.unreadable:
-        print(f"{p.unreadable} unreadable files: pl-tui --ledger {ledger_path} buckets unreadable")
+        say(f"{p.unreadable} unreadable files: pl-tui --ledger {ledger_path} buckets unreadable")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,7 +445,7 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
             _table(report_columns(args.command), report_rows(conn, args.command, _where(args)))
         else:
             with _stdout() as out:
-                write_report(conn, args.command, out, args.format, _where(args))
+                write_report(conn, args.command, out, args.format, _where(args), for_terminal=sys.stdout.isatty())
     return EXIT_OK
 
 
@@ -421,10 +462,12 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
         }
         if args.output is None:
             with _stdout() as out:
-                write_report(conn, args.report, out, args.format, _where(args), **options)
+                write_report(
+                    conn, args.report, out, args.format, _where(args), for_terminal=sys.stdout.isatty(), **options
+                )
         else:
             n = export_file(conn, args.report, args.output, args.format, args.force, _where(args), **options)
-            print(f"wrote {n} rows to {args.output}", file=sys.stderr)
+            say(f"wrote {n} rows to {args.output}", sys.stderr)
     return EXIT_OK
 
 
@@ -445,7 +488,7 @@ def _emit(fmt: str, columns: tuple[str, ...], rows) -> None:
         _table(columns, rows)
     else:
         with _stdout() as out:
-            WRITERS[fmt](out, columns, rows)
+            WRITERS[fmt](out, columns, terminal_rows(rows) if sys.stdout.isatty() else rows)
 
 
 NUMERIC_COLUMNS = frozenset(
@@ -545,21 +588,18 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 
 
 def cmd_retag(args: argparse.Namespace, config: Config) -> int:
-    try:
-        where = R.parse_where(args.where)
-        changes = {f: R.normalise_value(f, v) for f, v in _pairs(args.changes, "set").items()}
-    except RetagError as e:
-        raise UsageError(str(e)) from None
+    where = R.parse_where(args.where)  # a RetagError is a UserInputError: exit 2
+    changes = {f: R.normalise_value(f, v) for f, v in _pairs(args.changes, "set").items()}
     with L.writing(_ledger_path(args)) as conn:
         chosen = R.select(conn, where)
         if args.dry_run:
-            print(f"would retag {R.preview(conn, chosen, changes).describe(changes)}")
+            say(f"would retag {R.preview(conn, chosen, changes).describe(changes)}")
             return EXIT_OK
         result = R.retag(conn, chosen, changes, where.describe())
     if result.audit_id is None:
-        print(f"no frame changes ({len(chosen)} frames match, all already so)")
+        say(f"no frame changes ({len(chosen)} frames match, all already so)")
     else:
-        print(f"retagged {result.description}  (revert: pl-tui undo)")
+        say(f"retagged {result.description}  (revert: pl-tui undo)")
     return EXIT_OK
 
 
@@ -567,9 +607,9 @@ def cmd_undo(args: argparse.Namespace, config: Config) -> int:
     with L.writing(_ledger_path(args)) as conn:
         entry = R.undo(conn)
     if entry is None:
-        print("nothing to undo")
+        say("nothing to undo")
     else:
-        print(f"undid {entry.action} of {entry.when} ({plain(entry.selection)}): {plain(entry.description)}")
+        say(f"undid {entry.action} of {entry.when} ({entry.selection}): {entry.description}")
     return EXIT_OK
 
 
@@ -581,12 +621,9 @@ def cmd_alias(args: argparse.Namespace, config: Config) -> int:
         return EXIT_OK
     if args.from_name is None or (args.to_name is None) != args.remove:
         raise UsageError("alias target|filter FROM TO, or alias target|filter FROM --remove")
-    try:
-        with L.writing(_ledger_path(args)) as conn:
-            result = R.set_alias(conn, args.kind, args.from_name, args.to_name)
-    except RetagError as e:
-        raise UsageError(str(e)) from None
-    print(plain(result.description) + ("  (revert: pl-tui undo)" if result.audit_id else ""))
+    with L.writing(_ledger_path(args)) as conn:  # a RetagError is a UserInputError: exit 2
+        result = R.set_alias(conn, args.kind, args.from_name, args.to_name)
+    say(result.description + ("  (revert: pl-tui undo)" if result.audit_id else ""))
     return EXIT_OK
 
 
@@ -613,7 +650,7 @@ def cmd_rigs(args: argparse.Namespace, config: Config) -> int:
     if args.action in ("rename", "merge"):
         with L.writing(_ledger_path(args)) as conn:
             change = G.rename_rig if args.action == "rename" else G.merge_rigs
-            print(plain(change(conn, *args.names)) + "  (revert: pl-tui undo)")
+            say(change(conn, *args.names) + "  (revert: pl-tui undo)")
         return EXIT_OK
     with L.reading(_ledger_path(args)) as conn:
         if args.action == "changes":
@@ -663,8 +700,7 @@ def cmd_goals(args: argparse.Namespace, config: Config) -> int:
             hours = float(hours_text)
         except ValueError:
             raise UsageError(f"hours must be a number, not {hours_text!r}") from None
-        if hours < 0:
-            raise UsageError("hours must be 0 (no goal) or more")
+        # set_goal refuses NaN, infinities and negative hours (a UserInputError: exit 2)
         with L.writing(_ledger_path(args)) as conn:
             G.set_goal(
                 conn, R.normalise_value("target", target) or target, R.normalise_value("filter", filt) or filt, hours
@@ -705,7 +741,7 @@ def cmd_explain(args: argparse.Namespace, config: Config) -> int:
     out = []
     for f in args.files:
         if not os.path.lexists(f):
-            print(f"pl-tui: {plain(f)}: no such file", file=sys.stderr)
+            say(f"pl-tui: {f}: no such file", sys.stderr)
             status = EXIT_ERROR
             continue
         ex = explain_file(f, config, found)
@@ -751,7 +787,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         if archive.exists() and any(archive.iterdir()):
             raise UsageError(f"{archive} exists and is not a pl-tui demo archive; choose another --dir")
         counts = build_demo_archive(archive)
-        print(f"wrote the demo archive to {archive} ({sum(counts.values())} files)")
+        say(f"wrote the demo archive to {archive} ({sum(counts.values())} files)")
     # the demo's files were all written a moment ago: no settle window for them
     demo_config = Config(settle_seconds=0, path=config.path, astrobin_filters=config.astrobin_filters)
     if not args.headless:
@@ -769,7 +805,8 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         print()
         _emit("table", report_columns("totals"), report_rows(conn, "totals"))
         print("buckets: " + ", ".join(f"{k} {n}" for k, n in triage.bucket_counts(conn).items()))
-    print(f"\nexplore it:  pl-tui --ledger {ledger_path} sessions --target M81")
+    print()
+    say(f"explore it:  pl-tui --ledger {ledger_path} sessions --target M81")
     return rc
 
 
@@ -786,8 +823,10 @@ def _open_app(argv: list[str]) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as e:
-        print(f"pl-tui: {e}", file=sys.stderr)
+        say(f"pl-tui: {e}", sys.stderr)
         return EXIT_ERROR
+    for warning in config.warnings:
+        say(f"pl-tui: warning: {warning}", sys.stderr)
     return _run_app(_ledger_path(args), config, [os.path.abspath(os.path.expanduser(a)) for a in args.archives])
 
 

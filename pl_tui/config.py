@@ -14,14 +14,48 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
+from .errors import PlTuiError, UserInputError, finite
 from .normalize import NightRule
 
 APP = "pl-tui"
 DEFAULT_REJECTS = ("**/reject*/**", "**/Rejected/**", "**/bad/**")
+WORKERS_PER_CPU = 4  # reader processes beyond this only queue for the CPUs (and each costs ~40 MB)
 
 
-class ConfigError(Exception):
+class ConfigError(PlTuiError):
     """The config file is unreadable or says something that cannot be used."""
+
+
+def cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def max_workers() -> int:
+    """The most reader processes a scan starts on this machine."""
+    return WORKERS_PER_CPU * cpu_count()
+
+
+def check_workers(n: int, what: str = "--workers") -> int:
+    """A number of reader processes the user asked for: 0 (read in-process) up to max_workers()."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= max_workers():
+        raise UserInputError(
+            f"{what} takes 0 (no reader processes) to {max_workers()} ({WORKERS_PER_CPU} per CPU here), not {n!r}"
+        )
+    return n
+
+
+def check_poll(seconds: float | str, what: str = "--poll") -> float:
+    """The seconds between two rescans of a watched archive: finite, at least 1, at most a day
+    (NaN made the watch spin; infinity overflowed the sleep)."""
+    try:
+        return finite(seconds, what, 1, 86_400)
+    except UserInputError:
+        raise UserInputError(
+            f"{what} takes a positive number of seconds between rescans, from 1 to 86400, not {seconds!r}"
+        ) from None
 
 
 def default_ledger_path() -> Path:
@@ -50,6 +84,8 @@ class Config:
     goals: dict[str, dict[str, float]] = field(default_factory=dict)  # target → filter → hours
     flat_nights: int = 0  # flats match lights this many nights apart (0: the same night)
     path: Path | None = None
+    # what the file says that pl-tui ignores (unknown keys, capped values): the faces show these
+    warnings: tuple[str, ...] = ()
 
     def night_rule(self, root: str) -> NightRule:
         tz = self.archive_time_zones.get(os.path.normpath(root), self.time_zone)
@@ -70,7 +106,7 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"cannot read config {path}: {e}") from e
     try:
         return _from_dict(data, path)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:  # UserInputError is a ValueError
         raise ConfigError(f"config {path}: {e}") from e
 
 
@@ -79,9 +115,15 @@ def _zone(name: object, where: str) -> str:
         raise ValueError(f"{where} must be an IANA time zone name such as 'Europe/Berlin'")
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ValueError(f"{where}: unknown time zone {name!r}") from e
+    except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # "Europe" is a folder of zones: OSError
+        raise ValueError(f"{where}: unknown time zone {name!r} (a name such as 'Europe/Berlin')") from e
     return name
+
+
+def _table(v: object, where: str) -> dict:
+    if not isinstance(v, dict):
+        raise ValueError(f"{where} must be a table ([{where}] with keys below it), not {v!r}")
+    return v
 
 
 def _str_map(d: object, where: str) -> dict[str, str]:
@@ -96,13 +138,39 @@ def _globs(v: object, where: str) -> tuple[str, ...]:
     return tuple(v)
 
 
+def _number(v: object, where: str, low: float, high: float | None = None) -> float:
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        raise ValueError(f"{where} must be a number, not {v!r}")
+    return finite(v, where, low, high)
+
+
+def _whole(v: object, where: str, low: int, high: int) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+        raise ValueError(f"{where} must be a whole number from {low} to {high}, not {v!r}")
+    return v
+
+
+KNOWN_KEYS = {
+    "settle_seconds", "night_boundary_hour", "time_zone", "exclude", "reject", "workers", "archives",
+    "aliases", "astrobin", "goals", "flat_nights",
+}  # fmt: skip
+
+
+def _unknown(table: dict, known: set[str] | tuple[str, ...], where: str, path: Path) -> list[str]:
+    """A warning per key pl-tui does not know (a typo is noticed, not silently ignored)."""
+    return [
+        f"{path}: unknown key {where}{k!r} ignored (known: {', '.join(sorted(known))})" for k in table if k not in known
+    ]
+
+
 def _from_dict(data: dict, path: Path) -> Config:
     cfg = Config(path=path)
+    warnings = _unknown(data, KNOWN_KEYS, "", path)
     if "settle_seconds" in data:
-        cfg.settle_seconds = float(data["settle_seconds"])
+        cfg.settle_seconds = _number(data["settle_seconds"], "settle_seconds", 0, 86_400)
     if "night_boundary_hour" in data:
-        h = float(data["night_boundary_hour"])
-        if not 0 <= h < 24:
+        h = _number(data["night_boundary_hour"], "night_boundary_hour", 0, 24)
+        if h >= 24:
             raise ValueError("night_boundary_hour must be between 0 and 24")
         cfg.night_boundary_hour = h
     if "time_zone" in data:
@@ -112,27 +180,44 @@ def _from_dict(data: dict, path: Path) -> Config:
     if "reject" in data:
         cfg.reject = _globs(data["reject"], "reject")
     if "workers" in data:
-        cfg.workers = int(data["workers"])
-    for root, section in (data.get("archives") or {}).items():
-        if isinstance(section, dict) and "time_zone" in section:
-            where = f"[archives.{root!r}] time_zone"
-            cfg.archive_time_zones[os.path.normpath(os.path.expanduser(root))] = _zone(section["time_zone"], where)
-    aliases = data.get("aliases") or {}
+        n = _whole(data["workers"], "workers", 0, 1 << 20)
+        if n > max_workers():
+            warnings.append(f"{path}: workers = {n} is more than this machine uses; {max_workers()} it is")
+            n = max_workers()
+        cfg.workers = n
+    for root, raw in _table(data.get("archives", {}), "archives").items():
+        where = f"archives.{root!r}"
+        section = _table(raw, where)
+        warnings += _unknown(section, ("time_zone",), f"[{where}] ", path)
+        if "time_zone" in section:
+            cfg.archive_time_zones[os.path.normpath(os.path.expanduser(root))] = _zone(
+                section["time_zone"], f"[{where}] time_zone"
+            )
+    aliases = _table(data.get("aliases", {}), "aliases")
+    warnings += _unknown(aliases, ("target", "filter"), "[aliases] ", path)
     cfg.target_aliases = _str_map(aliases.get("target", {}), "aliases.target")
     cfg.filter_aliases = _str_map(aliases.get("filter", {}), "aliases.filter")
-    ab = (data.get("astrobin") or {}).get("filters", {})
-    if not isinstance(ab, dict) or not all(isinstance(v, int) for v in ab.values()):
+    astrobin = _table(data.get("astrobin", {}), "astrobin")
+    warnings += _unknown(astrobin, ("filters",), "[astrobin] ", path)
+    ab = astrobin.get("filters", {})
+    if not isinstance(ab, dict) or not all(isinstance(v, int) and not isinstance(v, bool) for v in ab.values()):
         raise ValueError("[astrobin.filters] must map filter names to AstroBin numeric ids")
     cfg.astrobin_filters = dict(ab)
-    goals = data.get("goals") or {}
-    if not isinstance(goals, dict) or not all(
-        isinstance(per, dict) and all(isinstance(h, int | float) and h >= 0 for h in per.values())
-        for per in goals.values()
-    ):
-        raise ValueError("[goals] must map targets to filters and hours: [goals.M81] Ha = 10")
-    cfg.goals = {str(t): {str(f): float(h) for f, h in per.items()} for t, per in goals.items()}
+    goals = _table(data.get("goals", {}), "goals")
+    message = "[goals] must map targets to filters and hours: [goals.M81] Ha = 10"
+    if not all(isinstance(per, dict) for per in goals.values()):
+        raise ValueError(message)
+    try:
+        cfg.goals = {
+            str(t): {str(f): _number(h, f"[goals.{t!r}] {f}", 0, 100_000) for f, h in per.items()}
+            for t, per in goals.items()
+        }
+    except ValueError as e:
+        raise ValueError(f"{message} ({e})") from None
     if "flat_nights" in data:
-        cfg.flat_nights = int(data["flat_nights"])
-        if cfg.flat_nights < 0:
+        v = data["flat_nights"]
+        if isinstance(v, int) and not isinstance(v, bool) and v < 0:
             raise ValueError("flat_nights must be 0 or more")
+        cfg.flat_nights = _whole(v, "flat_nights", 0, 366)
+    cfg.warnings = tuple(warnings)
     return cfg

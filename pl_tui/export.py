@@ -3,8 +3,11 @@
 Every number comes from the ledger's queries (``ledger.totals``, ``ledger.sessions``,
 ``ledger.iter_frames``); this module only shapes and writes them, so the CLI table, the CSV, the
 JSON and the TUI show the same figures. CSV (SPEC §9): header row first, RFC 4180 quoting, UTF-8
-without BOM, CRLF, '.' decimals, no float noise, an empty field for missing, times ISO 8601 UTC.
-Files are written to a temporary name and renamed: never a partial file, never inside an archive.
+without BOM, CRLF, '.' decimals, no float noise, an empty field for missing, times ISO 8601 UTC;
+a text cell a spreadsheet would run as a formula gets a leading ``'``. One report reads one
+snapshot of the ledger (one read transaction), even while a retag or a scan commits.
+Files are written to a temporary name and renamed: never a partial file, never inside an archive
+(decided by device and inode, not by spelling).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from . import ledger as L
+from .errors import PlTuiError
 from .rigs import calibration
 
 TOTALS_COLUMNS = ("target", "filter", "total_hours", "frame_count", "first_seen", "last_seen")
@@ -38,7 +42,7 @@ REPORTS = ("frames", "sessions", "totals", "astrobin")
 EVERYTHING = L.EVERY_FRAME
 
 
-class ExportError(Exception):
+class ExportError(PlTuiError):
     """The report cannot be written as asked; str() says why and what to do."""
 
 
@@ -92,16 +96,53 @@ def format_value(v: object) -> str:
     return str(v)
 
 
+# A text cell starting with one of these is run as a formula by spreadsheets (=HYPERLINK(…),
+# +cmd|…, @SUM(…), and a tab or CR before one): written with a leading ' (OWASP's CSV rule).
+FORMULA_START = frozenset("=+-@\t\r")
+
+
+def defuse_formula(value: object) -> object:
+    """A CSV cell as written: text that starts a formula gets a leading '; numbers never change."""
+    if value.__class__ is str and value and value[0] in FORMULA_START:  # type: ignore[index]
+        return "'" + value  # type: ignore[operator]
+    return value
+
+
 def write_csv(out: IO[str], columns: Iterable[str], rows: Iterable[tuple]) -> int:
     """RFC 4180 CSV to a text stream opened with newline=''; returns the rows written."""
     w = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     w.writerow(columns)
     n = 0
+    start = FORMULA_START
     for row in rows:
-        # the csv module writes None as '' and numbers by repr: no per-field Python work
-        w.writerow(row)
+        # the csv module writes None as '' and numbers by repr; only text is looked at here
+        for v in row:
+            if v.__class__ is str and v and v[0] in start:
+                w.writerow(tuple(map(defuse_formula, row)))
+                break
+        else:
+            w.writerow(row)
         n += 1
     return n
+
+
+# Shown on a terminal, a control character in header text or a path is a command to the
+# terminal (a screen clear, a title, an OSC 52 clipboard write): each becomes U+FFFD there.
+_TERMINAL = dict.fromkeys((*range(0, 32), 127, *range(128, 160)), "\ufffd")
+
+
+def terminal_text(value: object) -> object:
+    """A cell as written to a terminal: text without control characters or undecodable bytes."""
+    if value.__class__ is not str or value.isprintable():  # type: ignore[attr-defined]
+        return value
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # type: ignore[attr-defined]
+    return text.translate(_TERMINAL)
+
+
+def terminal_rows(rows: Iterable[tuple]) -> Iterator[tuple]:
+    """Rows for a report written to a terminal (in a file or a pipe the bytes stay exact)."""
+    for row in rows:
+        yield tuple(map(terminal_text, row))
 
 
 def write_json(out: IO[str], columns: tuple[str, ...], rows: Iterable[tuple]) -> int:
@@ -131,13 +172,35 @@ def write_report(
     astrobin_filters: Mapping[str, int] | None = None,
     allow_missing_filter_ids: bool = False,
     flat_nights: int = 0,
+    for_terminal: bool = False,
 ) -> int:
     """Write one report to a text stream; returns the rows written. Nothing is written when
-    the report cannot be made (an AstroBin filter without id): those rows are built first."""
-    rows = report_rows(conn, report, where, astrobin_filters, allow_missing_filter_ids, flat_nights)
-    if report != "frames":  # small reports: complete before the first byte; frames stream
-        rows = iter(list(rows))
-    return WRITERS[fmt](out, report_columns(report), rows)
+    the report cannot be made (an AstroBin filter without id): those rows are built first.
+    The report is one snapshot of the ledger: its reads are one transaction. ``for_terminal``:
+    the stream is a terminal (control characters in text are replaced)."""
+    with snapshot(conn):
+        rows = report_rows(conn, report, where, astrobin_filters, allow_missing_filter_ids, flat_nights)
+        if report != "frames":  # small reports: complete before the first byte; frames stream
+            rows = iter(list(rows))
+        if for_terminal:
+            rows = terminal_rows(rows)
+        return WRITERS[fmt](out, report_columns(report), rows)
+
+
+@contextlib.contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """The reads inside see one state of the ledger (WAL: a read transaction is a snapshot), while
+    retags and scans commit beside them. Inside a transaction already, that one is the snapshot."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("COMMIT")  # nothing was written: ends the read
 
 
 def export_file(
@@ -169,12 +232,22 @@ def export_file(
             os.replace(tmp, target)
     except FileExistsError:
         raise ExportError(f"{target} exists: add --force to replace it") from None
-    except BaseException:
+    except BaseException as e:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+        if isinstance(e, OSError):  # a full disk, a share gone away: nothing was left behind
+            raise ExportError(f"cannot write {target}: {e.strerror or e}; {_what_to_do(e)}") from e
         raise
     return n
+
+
+def _what_to_do(e: OSError) -> str:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free some space there, or write elsewhere"
+    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "write to a folder you can write to"
+    return "check the disk and try again"
 
 
 def _open_unnamed(target: Path) -> tuple[int, str | None]:
@@ -229,11 +302,11 @@ def _check_destination(conn: sqlite3.Connection, target: Path, force: bool) -> N
         raise ExportError(f"{target} exists: add --force to replace it")
     if not target.parent.is_dir():
         raise ExportError(f"folder {target.parent} does not exist")
-    real = os.path.realpath(target.parent)
-    for root in L.root_paths(conn):
-        root_real = os.path.realpath(root)
-        if real == root_real or real.startswith(root_real.rstrip(os.sep) + os.sep):
-            raise ExportError(f"{target} is inside the archive {root}: pl-tui never writes there")
+    # by device and inode of the folder and each one above it: a symlink, a bind mount or '..'
+    # into the archive is the archive
+    holder = L.inside(target.parent, L.root_paths(conn))
+    if holder is not None:
+        raise ExportError(f"{target} is inside the archive {holder}: pl-tui never writes there; choose another folder")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 
+from .errors import PlTuiError, finite, user_text
 from .normalize import EXPOSURE_COLUMNS, INFERRED_NAMES
 
 SCHEMA_VERSION = 4
@@ -45,12 +46,119 @@ ACCEPTED, REJECTED, DERIVED, MISSING, UNREADABLE = (
 )
 
 
-class LedgerError(Exception):
+class LedgerError(PlTuiError):
     """The ledger cannot be used; str() says why and what to do."""
 
 
 class LedgerBusy(LedgerError):
     """Another process is writing to this ledger (its pid is in the message)."""
+
+
+class LedgerReadOnly(LedgerError):
+    """The ledger, or its folder, cannot be written (permissions, a read-only file system)."""
+
+
+class LedgerFull(LedgerError):
+    """The disk holding the ledger is full."""
+
+
+class LedgerLocked(LedgerError):
+    """Another program (not pl-tui) held the database longer than the busy timeout."""
+
+
+class LedgerCorrupt(LedgerError):
+    """SQLite says the file is corrupt or not a database (and only then is it called corrupt)."""
+
+
+class LedgerInsideArchive(LedgerError):
+    """The ledger would live inside an archive that is scanned (SPEC §12)."""
+
+
+# How long a write waits for another program that holds the database (a sqlite3 shell, a DB
+# browser) before saying so. PL_TUI_BUSY_TIMEOUT (seconds) changes it; tests use 1 s.
+BUSY_TIMEOUT_S = 30.0
+
+
+def busy_timeout_s() -> float:
+    text = os.environ.get("PL_TUI_BUSY_TIMEOUT")
+    if text is None:
+        return BUSY_TIMEOUT_S
+    return finite(text, "PL_TUI_BUSY_TIMEOUT (seconds)", 0, 86_400)
+
+
+# SQLite's primary result codes (the low byte of an extended code)
+_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
+
+
+def _primary_code(error: sqlite3.Error) -> int | None:
+    code = getattr(error, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+def ledger_trouble(path: str | os.PathLike[str], error: sqlite3.Error) -> LedgerError:
+    """An SQLite error on the ledger → the LedgerError that says what is wrong and what to do.
+    Decided by SQLite's result code: "corrupt" only when SQLite says so."""
+    where = f"the ledger {os.fspath(path)}"
+    said = f"(SQLite: {error})"
+    code = _primary_code(error)
+    if code == _SQLITE_CORRUPT:
+        return LedgerCorrupt(
+            f"{where} is corrupt {said}; restore it from a backup, or move it aside and run 'pl-tui scan' "
+            "to build a new one (retags, aliases and goals are kept only in the ledger)"
+        )
+    if code == _SQLITE_NOTADB:
+        return LedgerCorrupt(
+            f"{os.fspath(path)} is not a pl-tui ledger, or it is corrupt {said}; if it is a ledger, restore it "
+            "from a backup; else choose another file with --ledger"
+        )
+    if code in (_SQLITE_READONLY, _SQLITE_PERM):
+        return LedgerReadOnly(
+            f"{where} cannot be written {said}; make it and its folder writable, or choose another with --ledger"
+        )
+    if code == _SQLITE_FULL or (code == _SQLITE_IOERR and disk_full(path)):
+        # a full disk shows as an I/O error where SQLite grows its -shm or -wal file
+        return LedgerFull(f"{where} cannot grow: the disk is full {said}; free some space and try again")
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return LedgerLocked(
+            f"{where} was held by another program for {busy_timeout_s():g} s {said}; close the program "
+            "that has it open (a sqlite3 shell, a database browser) and try again"
+        )
+    if code == _SQLITE_CANTOPEN:
+        return LedgerError(
+            f"cannot open {where} {said}; check that it is a file, and that it and its folder can be read and written"
+        )
+    if code == _SQLITE_IOERR:
+        return LedgerError(f"{where}: the disk reported an error {said}; check the disk (or the network share)")
+    return LedgerError(f"{where} failed {said}; try again, and report it if it persists")
+
+
+def disk_full(path: str | os.PathLike[str]) -> bool:
+    """No block left for an ordinary user on the file system holding ``path`` (or its folder)."""
+    for candidate in (path, os.path.dirname(os.path.abspath(path))):
+        try:
+            return os.statvfs(candidate).f_bavail == 0
+        except OSError:
+            continue
+    return False
+
+
+def file_trouble(path: str | os.PathLike[str], error: OSError, doing: str) -> LedgerError:
+    """An OSError on the ledger's file or folder (``doing``: 'create the folder', …) → LedgerError."""
+    reason = error.strerror or str(error)
+    name = os.fspath(path)
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return LedgerReadOnly(
+            f"cannot {doing} {name}: {reason}; pl-tui needs to write beside the ledger: make the folder "
+            "writable, or choose another ledger with --ledger"
+        )
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return LedgerFull(f"cannot {doing} {name}: {reason}; free some space and try again")
+    if error.errno in (errno.EEXIST, errno.ENOTDIR):
+        return LedgerError(
+            f"cannot {doing} {name}: a file is in the way of the ledger's folder; choose another with --ledger"
+        )
+    return LedgerError(f"cannot {doing} {name}: {reason}; choose another ledger with --ledger")
 
 
 _EXPOSURE_TYPES = {
@@ -298,10 +406,13 @@ CREATE TABLE goals (
 
 @contextlib.contextmanager
 def reading(ledger_path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
-    """The ledger open to read (it must exist), closed afterwards. Never waits for a writer (WAL)."""
-    conn = connect(ledger_path, create=False)
+    """The ledger open to read (it must exist), closed afterwards. Never waits for a writer (WAL).
+    A ledger on a read-only disk or folder is still read. An SQLite error inside the block
+    becomes the LedgerError that says what is wrong (read-only, full, locked, corrupt)."""
+    conn = connect(ledger_path, create=False, read_only_ok=True)
     try:
-        yield conn
+        with sqlite_errors(ledger_path):
+            yield conn
     finally:
         conn.close()
 
@@ -310,8 +421,22 @@ def reading(ledger_path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]
 def writing(ledger_path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
     """The ledger open for a change (retag, undo, alias) under the writer lock, without waiting:
     while a scan runs, LedgerBusy says so."""
-    with writer_lock(ledger_path), reading(ledger_path) as conn:
-        yield conn
+    with writer_lock(ledger_path):
+        conn = connect(ledger_path, create=False)
+        try:
+            with sqlite_errors(ledger_path):
+                yield conn
+        finally:
+            conn.close()
+
+
+@contextlib.contextmanager
+def sqlite_errors(ledger_path: str | os.PathLike[str]) -> Iterator[None]:
+    """SQLite errors raised inside → ledger_trouble (one line for the user, never a traceback)."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise ledger_trouble(ledger_path, e) from e
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,22 +466,40 @@ def join_path(directory: str | bytes, name: str | bytes) -> str:
 # Opening
 
 
-def connect(path: str | os.PathLike[str], create: bool = True) -> sqlite3.Connection:
-    """Open (and create or migrate) the ledger. A clear LedgerError instead of a traceback."""
+def connect(path: str | os.PathLike[str], create: bool = True, read_only_ok: bool = False) -> sqlite3.Connection:
+    """Open (and create or migrate) the ledger. A clear LedgerError instead of a traceback.
+
+    ``read_only_ok``: a ledger that cannot be written (a read-only disk or folder) is opened
+    read-only instead of failing — for the commands that only read."""
     path = Path(path)
     if not path.exists():
         if not create:
+            if path.is_symlink():
+                raise LedgerError(f"{path} is a symbolic link to nothing; fix it, or choose another with --ledger")
             raise LedgerError(f"no ledger at {path}: run 'pl-tui scan ARCHIVE' first")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise LedgerError(f"cannot create the ledger folder {path.parent}: {e.strerror}") from e
+            raise file_trouble(path.parent, e, "create the ledger's folder") from e
+    if path.is_dir():
+        raise LedgerError(f"{path} is a folder; give the ledger's file name with --ledger")
+    read_only = False
     try:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as e:
-        raise LedgerError(f"{path} is not a pl-tui ledger (or it is corrupt): {e}") from e
+        conn = _open(path, "", busy_timeout_s())
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error:
+            conn.close()
+            raise
+    except sqlite3.Error as e:
+        code = _primary_code(e)
+        cannot_write = code in (_SQLITE_CANTOPEN, _SQLITE_READONLY, _SQLITE_PERM) or (
+            code == _SQLITE_IOERR and disk_full(path)
+        )
+        if not (read_only_ok and cannot_write):
+            raise ledger_trouble(path, e) from e
+        conn, version = _open_read_only(path, e)
+        read_only = True
     if version > SCHEMA_VERSION:
         conn.close()
         raise LedgerError(
@@ -367,14 +510,50 @@ def connect(path: str | os.PathLike[str], create: bool = True) -> sqlite3.Connec
         if version == 0 and _has_foreign_tables(conn):
             conn.close()
             raise LedgerError(f"{path} is an SQLite database but not a pl-tui ledger; not touching it")
+        if read_only:
+            if version < SCHEMA_VERSION:
+                conn.close()
+                raise LedgerReadOnly(
+                    f"the ledger {path} cannot be written, and this pl-tui must first upgrade it (schema "
+                    f"{version} → {SCHEMA_VERSION}); make it writable once, or use the pl-tui that wrote it"
+                )
+            return conn
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         if version < SCHEMA_VERSION:
             _migrate(conn)
-    except sqlite3.DatabaseError as e:
+    except sqlite3.Error as e:
         conn.close()
-        raise LedgerError(f"cannot open the ledger {path}: {e}") from e
+        raise ledger_trouble(path, e) from e
     return conn
+
+
+def _open(path: Path, query: str, timeout: float) -> sqlite3.Connection:
+    target: str | Path = path
+    if query:
+        target = path.absolute().as_uri() + "?" + query
+    conn = sqlite3.connect(target, timeout=timeout, isolation_level=None, check_same_thread=False, uri=bool(query))
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    return conn
+
+
+def _open_read_only(path: Path, first: sqlite3.Error) -> tuple[sqlite3.Connection, int]:
+    """A ledger SQLite cannot open for writing (a read-only or full disk or folder: no -shm can be
+    made), opened to read. Without a -wal file (no writer is in the middle of anything) SQLite is told
+    the file is immutable, which a read-only folder needs; with one, it must be read through it."""
+    wal = Path(f"{path}-wal")
+    has_wal = wal.exists() and wal.stat().st_size > 0
+    for query in ("mode=ro", *(() if has_wal else ("immutable=1",))):
+        try:
+            conn = _open(path, query, busy_timeout_s())
+        except sqlite3.Error:
+            continue
+        try:
+            conn.execute("PRAGMA query_only = 1")
+            return conn, conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error:
+            conn.close()
+    raise ledger_trouble(path, first) from first
 
 
 def _has_foreign_tables(conn: sqlite3.Connection) -> bool:
@@ -408,7 +587,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (a full disk does): the error that did it is the
+        # one to report, not "cannot rollback - no transaction is active"
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 
@@ -418,27 +601,222 @@ def writer_lock(ledger_path: str | os.PathLike[str], wait: bool = False) -> Iter
     """One writer (scan, retag) at a time per ledger; readers never wait for it.
 
     The lock is an flock on ``<ledger>.lock`` holding the writer's pid: the kernel drops it
-    when the process dies, so a killed scan never leaves a stale lock behind."""
-    lock_path = Path(f"{os.fspath(ledger_path)}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    when the process dies, so a killed scan never leaves a stale lock behind. It sits beside the
+    ledger's real path (symbolic links resolved), so every spelling of the ledger — a symlink,
+    ``..``, a bind mount of its folder — takes the same lock."""
+    real = Path(os.path.realpath(ledger_path))
+    lock_path = real.with_name(real.name + ".lock")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise file_trouble(lock_path.parent, e, "create the ledger's folder") from e
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        raise file_trouble(lock_path, e, "create the ledger's lock file") from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError as e:
             if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise
+                raise file_trouble(lock_path, e, "lock") from e
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             raise LedgerBusy(f"ledger is busy (scan in progress by pid {holder}); try again when it finishes") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        with contextlib.suppress(OSError):  # the pid is for the message only (a full disk may refuse it)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
         try:
             yield
         finally:
-            os.ftruncate(fd, 0)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------
+# Where things are: decided by device and inode, never by spelling (symlinks, bind mounts, '..')
+
+
+def stat_key(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of what ``path`` names (symlinks followed); None when it cannot be reached."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _real_ancestry(path: str | os.PathLike[str]) -> list[tuple[str, tuple[int, int]]]:
+    """(folder, key) of ``path`` (which need not exist yet) and of each folder above it, innermost
+    first. The real path has no symlink left, so its folders are the real chain; a folder reached
+    through a bind mount has the inode of the folder mounted there."""
+    out = []
+    current = os.path.realpath(path)
+    while True:
+        key = stat_key(current)
+        if key is not None:
+            out.append((current, key))
+        parent = os.path.dirname(current)
+        if parent == current:
+            return out
+        current = parent
+
+
+def inside(path: str | os.PathLike[str], roots: Iterable[str]) -> str | None:
+    """The first of ``roots`` that is ``path`` or holds it (``path`` need not exist yet); None."""
+    keys = {key for _, key in _real_ancestry(path)}
+    for root in roots:
+        key = stat_key(root)
+        if key is not None and key in keys:
+            return root
+    return None
+
+
+def check_ledger_outside(ledger_path: str | os.PathLike[str], roots: Iterable[str]) -> None:
+    """Raise LedgerInsideArchive when the ledger (its files: -wal, -shm, .lock) would be written
+    inside one of the archive ``roots`` (SPEC §12: archives are never written)."""
+    # the real path: a ledger that is a symlink has its -wal, -shm and lock beside its target
+    holder = inside(os.path.dirname(os.path.realpath(ledger_path)), roots)
+    if holder is not None:
+        raise LedgerInsideArchive(
+            f"the ledger {os.fspath(ledger_path)} is inside the archive {holder}: pl-tui never writes in an "
+            "archive; choose a ledger outside it with --ledger (or PL_TUI_LEDGER)"
+        )
+
+
+@dataclass(slots=True, frozen=True)
+class RootPlan:
+    """How one archive root given to a scan is walked. A folder has one row whatever root reached
+    it: a root inside a known root is walked as part of that root (spelled as its rows are)."""
+
+    walk: str  # the folder to walk, spelled under its root
+    root: str  # the path of its roots row
+    root_id: int
+    whole: bool  # the walk covers the whole root (its stamp may be renewed)
+
+
+def plan_roots(conn: sqlite3.Connection, given: Sequence[str]) -> list[RootPlan]:
+    """Place the roots of a scan among the ledger's known roots (the caller holds the writer lock).
+
+    A root inside another given root is dropped (its walk covers it); one inside a known root is
+    walked as part of it; a new root is added. Then every known root inside another is absorbed
+    into the outer one: its folder rows are re-parented (re-spelled if reached by another name),
+    file rows a folder got twice are merged, and its roots row goes. Roots are compared by device
+    and inode, so a symlink or a bind mount of a root is that root."""
+    chains = {r: _real_ancestry(r) for r in given}
+    keys = {r: chains[r][0][1] if chains[r] and chains[r][0][0] == os.path.realpath(r) else None for r in given}
+    kept: list[str] = []
+    for r in given:
+        above = {k for _, k in chains[r][1:]}
+        if r in kept or keys[r] in {keys[o] for o in kept if keys[o] is not None}:
+            continue  # the same folder twice
+        if any(keys[o] in above for o in given if o != r and keys[o] is not None):
+            continue  # inside another root of this scan
+        kept.append(r)
+    with transaction(conn):
+        known = {from_db(p): i for i, p in conn.execute("SELECT id, path FROM roots")}
+        placed: list[tuple[str, str | None]] = []  # (given root, the known root that holds it)
+        for r in kept:
+            placed.append((r, r if r in known else _outermost_holder(r, known)))
+        for r, holder in placed:
+            if holder is None:
+                known[r] = conn.execute("INSERT INTO roots (path) VALUES (?)", (to_db(r),)).lastrowid  # type: ignore[assignment]
+        for k in list(known):
+            holder = _outermost_holder(k, {p: i for p, i in known.items() if p != k})
+            if holder is not None:
+                _absorb_root(conn, k, known.pop(k), holder, known[holder])
+        plans = []
+        for r, holder in placed:
+            owner = r if holder is None else holder
+            if owner not in known:  # absorbed just now into a root found later
+                owner = _outermost_holder(owner, known) or owner
+            walk = _spelled_under(r, owner)
+            plans.append(RootPlan(walk, owner, known[owner], walk == owner))
+    return plans
+
+
+def _outermost_holder(path: str, roots: dict[str, int]) -> str | None:
+    """The outermost of ``roots`` that is ``path`` or holds it, by device and inode."""
+    by_key = {}
+    for r in roots:
+        key = stat_key(r)
+        if key is not None:
+            by_key.setdefault(key, r)
+    holder = None
+    for _, key in _real_ancestry(path):
+        if key in by_key:
+            holder = by_key[key]
+    if holder is None and path in roots:  # unreachable now (an unmounted share): by its name
+        holder = path
+    return holder
+
+
+def _spelled_under(path: str, root: str) -> str:
+    """``path`` spelled as a folder below ``root`` (which holds it, by device and inode)."""
+    if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
+        return path
+    root_key = stat_key(root)
+    for folder, key in _real_ancestry(path):
+        if key == root_key:
+            rel = os.path.relpath(os.path.realpath(path), folder)
+            return root if rel == "." else os.path.join(root, rel)
+    return path
+
+
+def dirs_within(conn: sqlite3.Connection, folder: str) -> dict[str, int]:
+    """path → id of the folder rows at or below ``folder`` (whatever root made them)."""
+    prefix = folder.rstrip(os.sep) + os.sep
+    out = {}
+    for p, i in conn.execute("SELECT path, id FROM dirs"):
+        path = from_db(p)
+        if path == folder or path.startswith(prefix):
+            out[path] = i
+    return out
+
+
+def _absorb_root(conn: sqlite3.Connection, path: str, root_id: int, into: str, into_id: int) -> None:
+    """A known root inside another known root becomes part of it (in the caller's transaction)."""
+    new_prefix = _spelled_under(path, into)
+    touched: set[int] = set()
+    for did, p in conn.execute("SELECT id, path FROM dirs WHERE root_id = ?", (root_id,)).fetchall():
+        old = from_db(p)
+        new = new_prefix + old[len(path) :] if old == path or old.startswith(path.rstrip(os.sep) + os.sep) else old
+        twin = conn.execute("SELECT id FROM dirs WHERE path = ? AND id <> ?", (to_db(new), did)).fetchone()
+        if twin:  # the folder has a row under the outer root's spelling too: one row
+            conn.execute("UPDATE files SET dir_id = ? WHERE dir_id = ?", (twin[0], did))
+            conn.execute("DELETE FROM dirs WHERE id = ?", (did,))
+            touched.add(twin[0])
+        else:
+            conn.execute("UPDATE dirs SET root_id = ?, path = ? WHERE id = ?", (into_id, to_db(new), did))
+            touched.add(did)
+    conn.execute("UPDATE dirs SET root_id = ? WHERE root_id = ?", (into_id, root_id))
+    conn.execute("DELETE FROM roots WHERE id = ?", (root_id,))
+    _merge_twin_files(conn, touched)
+
+
+def _merge_twin_files(conn: sqlite3.Connection, dir_ids: Iterable[int]) -> None:
+    """One row per (folder, name): rows a folder got twice (two roots reached it; ledgers written
+    before roots were placed) are merged, keeping the newest present one."""
+    idents: set[int] = set()
+    for did in dir_ids:
+        rows = conn.execute(
+            "SELECT id, name, identity, status FROM files WHERE dir_id = ? AND name IN "
+            "(SELECT name FROM files WHERE dir_id = ? GROUP BY name HAVING count(*) > 1) "
+            "ORDER BY name, status = 'missing', id DESC",
+            (did, did),
+        ).fetchall()
+        last = object()
+        for fid, name, identity, _status in rows:
+            if name == last:
+                conn.execute("DELETE FROM files WHERE id = ?", (fid,))
+                if identity is not None:
+                    idents.add(identity)
+            last = name
+    for i in idents:
+        conn.execute(_SQL_REFRESH_STATUS, (i,))
+        conn.execute(_SQL_DROP_ORPHAN, (i,))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -797,7 +1175,7 @@ def tally_key(v: str | None) -> str | None:
     """A user's filter value → the tallies key ('' stands for none; the CLI spells it '-')."""
     if v is None:
         return None
-    return "" if v in ("", "-") else v
+    return "" if v in ("", "-") else user_text(v)
 
 
 @dataclass(slots=True, frozen=True)
@@ -1000,7 +1378,7 @@ def iter_frames(conn: sqlite3.Connection, where: FrameFilter = EVERY_FRAME, page
             clauses.append(f"e.identity IS NOT NULL AND {column} IS NULL")
         else:
             clauses.append(f"{column} = ?")
-            params.append(value)
+            params.append(user_text(value))
     if where.since is not None:
         clauses.append("e.session_date >= ?")
         params.append(where.since)

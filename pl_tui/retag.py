@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from . import ledger as L
+from .errors import UserInputError, user_text
 from .normalize import FRAME_TYPES, normalize_filter, normalize_image_type, normalize_target
 
 # retag field → its override column (overrides table column, exposures ov_* column)
@@ -37,8 +38,9 @@ CLEAR = "-"  # --set target=- drops the override: the header's (or alias's) valu
 NONE_SHOWN = "(none)"
 
 
-class RetagError(L.LedgerError):
-    """A value or selection that cannot be used; str() says which and what is allowed."""
+class RetagError(UserInputError, L.LedgerError):
+    """A value or selection that cannot be used; str() says which and what is allowed. Also a
+    LedgerError: callers that catch that still show it (new code catches UserInputError)."""
 
 
 def normalise_value(field: str, text: str | None) -> str | None:
@@ -47,6 +49,7 @@ def normalise_value(field: str, text: str | None) -> str | None:
         raise RetagError(f"cannot set {field!r}: choose from {', '.join(FIELDS)}")
     if text is None or text.strip() in ("", CLEAR):
         return None
+    text = user_text(text)
     if field == "target":
         return normalize_target(text)
     if field == "filter":
@@ -107,6 +110,13 @@ def parse_where(items: Sequence[str]) -> Where:
             raise RetagError("unreadable files have no header to retag")
         elif field == "path" and not value.startswith(("/", "*")):
             value = os.path.abspath(os.path.expanduser(value))
+        if field != "path":  # a path keeps its bytes: names that are not UTF-8 are stored as such
+            value = user_text(value)
+        else:
+            try:
+                value.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                raise RetagError(f"--where path: {value!r} cannot be a file name") from None
         setattr(w, field, value)
     return w
 
@@ -129,12 +139,13 @@ def select(conn: sqlite3.Connection, where: Where) -> set[int]:
         clauses.append("session_date BETWEEN ? AND ?")
         params += [first, last or first]
     if where.path is not None:
-        # SQLite's GLOB: fnmatch's rules ('*' crosses '/'), case-sensitive, in C
+        # SQLite's GLOB: fnmatch's rules ('*' crosses '/'), case-sensitive, in C. Both sides as
+        # the path's bytes: a name that is not UTF-8 is a BLOB in the ledger, and can be selected
         clauses.append(
             "identity IN (SELECT f.identity FROM files f JOIN dirs d ON d.id = f.dir_id "
-            "WHERE CAST(d.path AS TEXT) || '/' || CAST(f.name AS TEXT) GLOB ?)"
+            "WHERE CAST(d.path AS TEXT) || '/' || CAST(f.name AS TEXT) GLOB CAST(? AS TEXT))"
         )
-        params.append(where.path)
+        params.append(where.path.encode("utf-8", "surrogateescape"))
     chosen: set[int] | None = None
     if where.bucket is not None:
         from .triage import bucket_identities
@@ -250,7 +261,15 @@ def retag(
         audit_id = conn.execute(
             "INSERT INTO audit (at_ms, action, selection, field, new_value, frame_count, old_values) "
             "VALUES (?, 'retag', ?, ?, ?, ?, ?)",
-            (L.now_ms(), selection, ",".join(changes), json.dumps(values), pv.frames, json.dumps(pv.old_values)),
+            # the selection is for the log: a path that is not UTF-8 is shown as header text is read
+            (
+                L.now_ms(),
+                user_text(selection),
+                ",".join(changes),
+                json.dumps(values),
+                pv.frames,
+                json.dumps(pv.old_values),
+            ),
         ).lastrowid
         conn.execute(
             "INSERT INTO audit_items (audit_id, identity, old_value) "
@@ -302,10 +321,10 @@ _NORMALISE = {"target": normalize_target, "filter": normalize_filter}
 def _alias_names(kind: str, from_text: str, to_text: str | None) -> tuple[str, str | None]:
     if kind not in _NORMALISE:
         raise RetagError(f"aliases are for target or filter, not {kind!r}")
-    source = _NORMALISE[kind](from_text)
+    source = _NORMALISE[kind](user_text(from_text))
     if source is None:
         raise RetagError("an alias needs a name to rename")
-    into = _NORMALISE[kind](to_text) if to_text is not None else None
+    into = _NORMALISE[kind](user_text(to_text)) if to_text is not None else None
     if to_text is not None and into is None:
         raise RetagError("an alias needs a name to rename to")
     if into == source:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import ledger as L
-from .config import Config
+from .config import Config, max_workers
 from .headers import HeaderError, Opener, header_kind, read_header
 from .normalize import RULES_VERSION, NightRule, exposure_row, normalize, split_name
 from .retag import sync_config_aliases
@@ -318,6 +318,11 @@ def _die_with_parent(parent_pid: int) -> None:
 
 def _reader_started(parent_pid: int, nice: int) -> None:
     """Initializer of every reader process."""
+    # Ctrl+C in a terminal signals the whole process group: the scanner decides (it stops and
+    # keeps what was read); a reader killed by it would break the pool. The reader was started
+    # with SIGINT blocked (_Readers.submit), so none can arrive before it is ignored here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _die_with_parent(parent_pid)
     if nice:
         _lower_priority(nice)
@@ -397,7 +402,12 @@ class _Readers:
                 initargs=(os.getpid(), self.nice),
             )
         if self._procs is not None:
-            return self._procs.submit(read_batch, items, rule, self.threads, self.opener)
+            # the pool spawns its readers inside submit: they inherit SIGINT blocked (see _reader_started)
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                return self._procs.submit(read_batch, items, rule, self.threads, self.opener)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return self._local.submit(read_batch, items, rule, 1, self.opener)
 
     def close(self, cancel: bool) -> None:
@@ -574,14 +584,15 @@ class _Scan:
 
     def scan_root(self, root: str) -> None:
         w = self.writer
-        root_id = w.root_id(root)
-        rule = self.config.night_rule(root)
+        plan = self._plans[root]  # a folder has one row whatever root reached it (ledger.plan_roots)
+        root_id = plan.root_id
+        rule = self.config.night_rule(plan.root)
         # a changed zone, boundary or normalising rule re-reads the root's headers once
         rule_key = f"{rule!r} rules={RULES_VERSION}"
         old_rule = self.conn.execute("SELECT night_rule FROM roots WHERE id = ?", (root_id,)).fetchone()[0]
         force = old_rule is not None and old_rule != rule_key  # nights must be recomputed
         settle_ns = int(self.config.settle_seconds * 1e9)
-        known_dirs = w.dirs_under(root_id)
+        known_dirs = L.dirs_within(self.conn, root)
         visited: set[str] = set()
         missing_ids: list[int] = []
         problems_before = len(self.p.problems)
@@ -664,7 +675,8 @@ class _Scan:
                     if path not in visited:
                         missing_ids += [rec[0] for rec in w.files_in_dir(did).values() if rec[3] != L.MISSING]
                 self._pending_missing += missing_ids
-                self._complete_roots.append((root_id, rule_key))
+                if plan.whole:  # a folder inside the root, walked alone, leaves the root's stamp as it was
+                    self._complete_roots.append((root_id, rule_key))
             elif not complete:
                 self.p.problems.append(f"{root}: walk incomplete, no file marked missing")
             else:
@@ -682,6 +694,8 @@ class _Scan:
                     self.conn, {"target": self.config.target_aliases, "filter": self.config.filter_aliases}
                 )
                 self.writer = L.LedgerWriter(self.conn)
+                self._plans = {p.walk: p for p in L.plan_roots(self.conn, self.roots)}
+                self.roots = list(self._plans)
                 scan_id = L.begin_scan(self.conn, self.roots)
                 self._pending_missing: list[int] = []
                 self._complete_roots: list[tuple[int, str]] = []
@@ -747,9 +761,11 @@ def scan(
     that keys stay answered while a scan runs)."""
     config = config or Config()
     root_list = [os.path.abspath(os.path.expanduser(os.fspath(r))) for r in roots]
+    L.check_ledger_outside(ledger_path, root_list)
     n_workers = (
         workers if workers is not None else (config.workers if config.workers is not None else _default_workers())
     )
+    n_workers = max(0, min(n_workers, max_workers()))  # 1e30 readers would start ~80 before failing
     s = _Scan(
         Path(ledger_path),
         root_list,
@@ -762,7 +778,8 @@ def scan(
         wait_for_lock,
         nice,
     )
-    return s.run()
+    with L.sqlite_errors(ledger_path):  # a read-only, full, locked or corrupt ledger: one line
+        return s.run()
 
 
 def _default_workers() -> int:

@@ -293,7 +293,7 @@ def test_export_file_is_atomic_and_asks_before_replacing(ledger: Path, tmp_path:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(L, "iter_frames", exploding)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(ExportError, match="No space"):  # one line for the user, no traceback
         export_file(conn, "frames", out, force=True)
     assert out.read_bytes().startswith(b"target,filter,total_hours")  # the old file, untouched
     assert sorted(p.name for p in out.parent.iterdir()) == ["frames.csv"]  # no partial file left
