@@ -22,6 +22,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import IO
 
@@ -108,16 +109,31 @@ def defuse_formula(value: object) -> object:
     return value
 
 
+# Columns pl-tui fills itself (numbers, times, nights, its own words) and the absolute path
+# (it starts with '/'): no formula can start them, so the check skips them — ~0.4 µs a Frames row
+# instead of ~1 µs. Every other column (and any column added later) is checked.
+OWN_COLUMNS = frozenset(
+    {
+        "path", "exposure_s", "image_type", "date_obs_utc", "focallen", "xbinning", "gain", "ccd_temp",
+        "session_date", "status", "night_basis", "inferred", "image_scale", "fwhm_arcsec", "sky_quality",
+        "ambient_temp", "frame_count", "total_exposure_s", "total_hours", "first_seen", "last_seen",
+    }
+)  # fmt: skip
+
+
 def write_csv(out: IO[str], columns: Iterable[str], rows: Iterable[tuple]) -> int:
     """RFC 4180 CSV to a text stream opened with newline=''; returns the rows written."""
+    columns = tuple(columns)
     w = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     w.writerow(columns)
-    n = 0
+    checked = [i for i, c in enumerate(columns) if c not in OWN_COLUMNS]
+    pick = itemgetter(*checked) if len(checked) > 1 else (lambda row: tuple(row[i] for i in checked))
     start = FORMULA_START
+    n = 0
     for row in rows:
         # the csv module writes None as '' and numbers by repr; only text is looked at here
-        for v in row:
-            if v.__class__ is str and v and v[0] in start:
+        for v in pick(row):
+            if v.__class__ is str and v[:1] in start:
                 w.writerow(tuple(map(defuse_formula, row)))
                 break
         else:
