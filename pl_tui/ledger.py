@@ -739,7 +739,7 @@ def plan_roots(conn: sqlite3.Connection, given: Sequence[str]) -> list[RootPlan]
 
 def _outermost_holder(path: str, roots: dict[str, int]) -> str | None:
     """The outermost of ``roots`` that is ``path`` or holds it, by device and inode."""
-    by_key = {}
+    by_key: dict[tuple[int, int], str] = {}
     for r in roots:
         key = stat_key(r)
         if key is not None:
