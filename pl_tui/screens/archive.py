@@ -55,6 +55,12 @@ async def in_thread(fn: Callable[..., T], *args: object, timeout: float = SUGGES
     return await asyncio.wait_for(future, timeout)
 
 
+def shown(path: str) -> str:
+    """A folder as the user knows it: ~ for the home folder."""
+    home = str(Path.home()).rstrip("/")
+    return "~" + path[len(home) :] if home and (path == home or path.startswith(home + "/")) else path
+
+
 def visible_folders(folder: str) -> list[str]:
     """The names of the folders in ``folder`` that a scan would walk (not hidden), sorted."""
     with os.scandir(folder or ".") as entries:
@@ -154,7 +160,7 @@ class ArchiveScreen(Screen[list[str] | None]):
         recent.border_title = "Recent archives (Enter adds)"
         self.recent = L.root_paths_at(self.app.ledger_path)  # type: ignore[attr-defined]
         for path in self.recent:
-            recent.add_option(Option(safe(path)))
+            recent.add_option(Option(safe(shown(path))))
         if not self.recent:
             recent.add_option(Option(safe("(none yet)", "dim"), disabled=True))
         self._show_chosen()
@@ -175,7 +181,7 @@ class ArchiveScreen(Screen[list[str] | None]):
         highlighted = chosen.highlighted
         chosen.clear_options()
         for path in self.chosen:
-            chosen.add_option(Option(safe(path)))
+            chosen.add_option(Option(safe(shown(path))))
         if not self.chosen:
             chosen.add_option(Option(safe("(none yet)", "dim"), disabled=True))
         else:

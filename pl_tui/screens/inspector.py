@@ -112,7 +112,7 @@ class InspectorScreen(Screen[None]):
             cards.clear(columns=True)
             fields.clear(columns=True)
             columns(cards, ("keyword", 8), ("value / comment (as written)", room - 8 - 4))
-            columns(fields, ("field", 14), ("from", 10), ("value", room - 24 - 6))
+            columns(fields, ("field", 14), ("from", 11), ("value", room - 25 - 6))
             for key, rest in self.cards:
                 cards.add_row(safe(key), safe(rest))
             for name, value, from_ in self.fields:

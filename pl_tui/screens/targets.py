@@ -48,6 +48,7 @@ class Place:
 NAME_WIDTH = {"target": 16, "filter": 12, "night": 10}
 SORTS = ("name", "hours", "last seen")
 NARROW = 116  # below this width the details pane goes under the tree
+LEFT_WIDTH = 53  # the tree's column when the details are beside it (app.tcss)
 
 
 def tree_header(sort: str) -> str:
@@ -361,7 +362,9 @@ class TargetsScreen(Screen[None]):
                 title.update(
                     safe(f"{plain(node.target)} · {plain(node.filter) or 'no filter'} · night of {node.night}", "bold")
                 )
-                columns(table, ("time (UTC)", 12), ("exp s", 6), ("°C", 5), ("status", 9), ("file", 30))
+                columns(
+                    table, ("time (UTC)", 12), ("exp s", 6), ("°C", 5), ("status", 9), ("file", self._room(12, 6, 5, 9))
+                )
                 for i, f in enumerate(message.frames):
                     t = (f.date_obs_utc or "")[11:23]
                     table.add_row(
@@ -383,7 +386,9 @@ class TargetsScreen(Screen[None]):
             if node.kind == "filter":
                 what += " · " + (plain(node.filter) or "no filter")
             title.update(safe(what, "bold"))
-            columns(table, ("night", 10), ("filter", 8), ("frames", 6), ("hours", 7), ("camera", 20))
+            columns(
+                table, ("night", 10), ("filter", 8), ("frames", 6), ("hours", 7), ("camera", self._room(10, 8, 6, 7))
+            )
             for s in message.sessions:
                 table.add_row(
                     safe(s.session_date),
@@ -406,6 +411,11 @@ class TargetsScreen(Screen[None]):
         self.query_one("#details-rigs", Static).update(
             safe(f"in {where} · {len(self._frames)} files · Enter or i: inspect", "dim")
         )
+
+    def _room(self, *others: int) -> int:
+        """The width the details table leaves its last column (no sideways scrolling)."""
+        width = self.size.width if self.size.width < NARROW else self.size.width - LEFT_WIDTH
+        return max(16, min(40, width - 2 - 2 * (len(others) + 1) - sum(others)))
 
     # -- actions
 

@@ -74,7 +74,7 @@ class TimelineScreen(Screen[None]):
         )
         register_plotext_night()
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._draw())
-        self._load(self.size.width)
+        self._load(self.app.size.width)  # the screen may not be laid out yet: the terminal is
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -148,7 +148,7 @@ class TimelineScreen(Screen[None]):
     def _room(self, least: int, *others: int) -> int:
         """The width left for a table's one flexible column beside fixed ``others`` (each column
         pads 1 each side; the border and the scrollbar take 2 each): no sideways scrolling."""
-        return max(least, self.size.width - 4 - 2 * (len(others) + 1) - sum(others))
+        return max(least, min(40, self.size.width - 4 - 2 * (len(others) + 1) - sum(others)))
 
     def on_resize(self) -> None:
         self._draw()
@@ -210,7 +210,11 @@ class TimelineScreen(Screen[None]):
             colour = colours[i % len(colours)]
             marker = MARKERS[i % len(MARKERS)]
             plt.plot(
-                [r.night for r in rows], [r.ccd_temp for r in rows], label=plain(rig)[:28], marker=marker, color=colour
+                [r.night for r in rows],
+                [r.ccd_temp for r in rows],
+                label=plain(rig)[: max(28, self.size.width // 3)],
+                marker=marker,
+                color=colour,
             )
             sets = [r for r in rows if r.set_temp is not None]
             if sets:  # the rig's set-point: its colour, dashed, no legend line of its own
