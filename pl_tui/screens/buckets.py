@@ -9,7 +9,9 @@ writer lock and say so when a scan holds it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -61,13 +63,40 @@ SHORT_TITLES = {
 }
 
 
-def tab_labels(counts: dict[str, int], width: int) -> dict[str, str]:
-    """Each bucket's tab label with its count, short titles when the full ones do not fit."""
-    for titles in (TITLES, SHORT_TITLES):
-        labels = {name: f"{titles[name]} {counts.get(name, 0):,}" for name in T.BUCKETS}
-        if sum(len(label) + 2 for label in labels.values()) <= width - 2:  # a tab pads 1 each side
-            return labels
-    return labels
+def tab_labels(counts: dict[str, int], width: int) -> tuple[dict[str, str], bool]:
+    """Each bucket's tab label with its count, and whether the tabs must sit tight (one space
+    between them instead of two). Where they do not all fit the width: the longest titles are
+    shortened first, one at a time; then the tabs sit tight; then the counts (12,345 → 12k)."""
+    titles = dict(TITLES)
+    number: Callable[[int], str] = "{:,}".format
+    tight = False
+
+    def labels() -> dict[str, str]:
+        return {name: f"{titles[name]} {number(counts.get(name, 0))}" for name in T.BUCKETS}
+
+    def fits() -> bool:
+        return sum(len(label) + (1 if tight else 2) for label in labels().values()) <= width - 2
+
+    for name in sorted(T.BUCKETS, key=lambda n: -len(TITLES[n])):
+        if fits():
+            return labels(), tight
+        titles[name] = SHORT_TITLES[name]
+    if fits():
+        return labels(), tight
+    tight = True
+    for number in ("{:,}".format, partial(compact_count, decimals=1), partial(compact_count, decimals=0)):  # noqa: B007
+        if fits():
+            break
+    return labels(), tight
+
+
+def compact_count(n: int, decimals: int = 1) -> str:
+    """999 → 999; 1,234 → 1.2k (decimals=1) or 1k (0); 12,345 → 12k; 1,234,567 → 1.2M or 1M."""
+    for unit, size in (("M", 1_000_000), ("k", 1_000)):
+        if n >= size:
+            value = n / size
+            return f"{value:.{decimals if value < 10 else 0}f}{unit}"
+    return str(n)
 
 
 class BucketsScreen(Screen[None]):
@@ -163,7 +192,9 @@ class BucketsScreen(Screen[None]):
         if not self.counts:
             return
         tabs = self.query_one("#buckets-tabs", Tabs)
-        for name, label in tab_labels(self.counts, self.size.width).items():
+        labels, tight = tab_labels(self.counts, self.size.width)
+        tabs.set_class(tight, "-tight")
+        for name, label in labels.items():
             tabs.query_one(f"#{name}", Tab).label = label
         # Tabs measures its underline only when a tab is activated: re-measure for the new widths
         # (a private method of the exactly pinned Textual; there is no public one)

@@ -98,7 +98,7 @@ async def test_retag_a_mislabelled_frame_to_its_real_target(ledger: Path) -> Non
         await pilot.press(*"NGC7000", "enter")
         await settle(pilot)
         await settle(pilot)
-        assert tab_label(screen, "suspect") == "Susp. 1"  # 80 columns: the short titles
+        assert tab_label(screen, "suspect") == "Suspect 1"
         assert [f.why for f in frames.frames] == ["DATE-OBS and DATE-LOC disagree with the site offset"]
     after = totals(ledger)
     assert after[("M81", "Ha")] == before[("M81", "Ha")] - 1
@@ -233,7 +233,7 @@ async def test_80x24_shows_every_count_and_the_whole_reason_of_the_row(ledger: P
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_buckets(pilot)
         tabs = screen_lines(app)[1]
-        for label in ("Unkn. 3", "Susp. 2", "Copies 5", "Rej. 3", "Unread. 4"):
+        for label in ("Unknown 3", "Suspect 2", "Copies 5", "Rejected 3", "Unread. 4"):  # one title shortened
             assert label in tabs
         assert screen.query_one("#unreadable", Tab).region.right <= 80
         await pilot.press("3", "down")  # Copies: the second copy
@@ -290,3 +290,22 @@ async def test_the_merge_modal_offers_both_directions(ledger: Path) -> None:
         await settle(pilot)
     after = totals(ledger)
     assert ("M31", None) not in after and after[("Andromeda Galaxy", None)] == 30 + 8
+
+
+def test_tab_labels_fit_80_columns_whatever_the_counts() -> None:
+    from pl_tui.screens.buckets import TITLES, tab_labels
+
+    mix = dict(zip(T.BUCKETS, (1_234, 56, 34_000, 8_765, 120, 0, 12), strict=True))  # a 100,000-frame archive
+    for counts in [dict.fromkeys(T.BUCKETS, n) for n in (3, 999, 1_234, 9_999, 54_321)] + [mix]:
+        labels, tight = tab_labels(counts, 80)
+        assert sum(len(label) + (1 if tight else 2) for label in labels.values()) <= 78, labels
+        assert all(label.split()[-1][0].isdigit() for label in labels.values())  # every count shown
+    assert tab_labels(mix, 80)[0] == {
+        "unknown": "Unkn. 1,234", "suspect": "Susp. 56", "duplicates": "Copies 34,000", "derived": "Deriv. 8,765",
+        "rejected": "Rej. 120", "missing": "Miss. 0", "unreadable": "Unread. 12",
+    }  # fmt: skip
+    assert tab_labels(dict.fromkeys(T.BUCKETS, 54_321), 80)[0]["unreadable"] == "Unread. 54k"
+    assert tab_labels(dict.fromkeys(T.BUCKETS, 12_345), 160) == (
+        {name: f"{TITLES[name]} 12,345" for name in T.BUCKETS},
+        False,
+    )
