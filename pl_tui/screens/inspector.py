@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -43,7 +44,9 @@ def open_regular(path: str, flags: int) -> int:
     return fd
 
 
-def origin(name: str, sources: dict[str, str], inferred: set[str], overrides: dict[str, object], cards: dict) -> str:
+def origin(
+    name: str, sources: dict[str, str], inferred: set[str], overrides: dict[str, object], cards: Mapping[str, object]
+) -> str:
     """Where a normalised field came from: an override, the folder, the header keyword (also for
     the raw value a field was normalised from), or computed from other fields."""
     if name in overrides:

@@ -270,7 +270,8 @@ class TargetsScreen(Screen[None]):
         self._show_details()
 
     def _fill(self, parent: TreeNode, rows: list, children: dict[Node, list], open_: set[Node]) -> None:
-        data: Node = parent.data
+        data = parent.data
+        assert isinstance(data, Node)
         for s in rows:
             if data.kind == "target":
                 goal = self._goals.get((data.target, s.name)) if data.target and s.name else None

@@ -47,8 +47,17 @@ def _red_shades(base: dict[str, str]) -> dict[str, str]:
 
 
 NIGHT_VISION = Theme(
-    name=NIGHT,
-    **_BASE,
+    NIGHT,
+    _BASE["primary"],
+    secondary=_BASE["secondary"],
+    accent=_BASE["accent"],
+    foreground=_BASE["foreground"],
+    background=_BASE["background"],
+    surface=_BASE["surface"],
+    panel=_BASE["panel"],
+    warning=_BASE["warning"],
+    error=_BASE["error"],
+    success=_BASE["success"],
     boost="#ff000010",
     dark=True,
     variables={
@@ -116,7 +125,7 @@ CHANGE_LINE = (255, 0, 0)
 def register_plotext_night() -> None:
     """Give textual-plotext's "auto" theme for the night theme red series (it registers a
     blue/green/orange sequence for every app theme otherwise). Idempotent."""
-    from plotext._dict import themes  # plotext's registry, which textual-plotext fills too
+    from plotext._dict import themes  # type: ignore[import-untyped]  # plotext's registry (textual-plotext's too)
 
     surface, text = (10, 0, 0), (208, 32, 32)
     themes[f"textual-auto-{NIGHT}"] = [surface, surface, text, "default", list(NIGHT_SERIES)]
