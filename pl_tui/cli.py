@@ -381,26 +381,27 @@ def _scan_with_bar(ledger_path: Path, archives: list[str], config: Config, stop:
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.completed:,}/{task.fields[of]}"),  # the total: ≈ until the walk is done
         TextColumn("{task.fields[rate]} frames/s"),
         TimeElapsedColumn(),
         TextColumn("{task.fields[folder]}", markup=False),
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task("scanning", total=None, rate="0", folder="")
+        task = bar.add_task("scanning", total=None, rate="0", folder="", of="?")
 
         def show(p) -> None:
             for path, reason in p.new_unreadable:
                 bar.console.print(Text(f"unreadable: {plain(path)}: {plain(reason)}", style="yellow"))
-            done = p.new + p.changed + p.unchanged + p.deferred
+            done = p.processed
             folder = plain(p.current_folder)
             if len(folder) > 40:
                 folder = "…" + folder[-39:]
             bar.update(
                 task,
                 completed=done,
-                total=p.found if p.walk_done else None,
+                total=p.total,
+                of=p.total_text,
                 rate=f"{p.rate:.0f}",
                 folder=folder,
             )
