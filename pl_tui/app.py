@@ -31,6 +31,7 @@ from .scan import ScanProgress
 from .screens.archive import ArchiveScreen
 from .screens.buckets import BucketsScreen
 from .screens.modals import ExportModal, HelpModal
+from .screens.scan import NICE as SCAN_NICE
 from .screens.scan import ScanScreen
 from .screens.targets import TargetsScreen
 from .widgets.safe import plain
@@ -181,11 +182,11 @@ class PlTuiApp(App[None]):
     def _watch(self, archives: list[str], stop: threading.Event) -> None:
         from .watch import Watcher
 
-        # the same scans as the CLI's: the same reader processes, at the same priority
+        # the same scans as the scan screen's: the CLI's reader processes, yielding to the keys
         def scanned(_: ScanProgress) -> None:
             self.post_message(self.LedgerChanged())
 
-        watcher = Watcher(self.ledger_path, archives, self.config, stop, scanned)
+        watcher = Watcher(self.ledger_path, archives, self.config, stop, scanned, nice=SCAN_NICE)
         how = "change events" if watcher.uses_events else "a rescan every 30 s (network share)"
         self.call_from_thread(self.notify, f"Live: watching {len(archives)} archive(s) by {how}", markup=False)
         try:

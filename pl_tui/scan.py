@@ -456,7 +456,9 @@ class _Scan:
         self.p = ScanProgress()
         self.exclude = Globs.compile(config.exclude)
         self.reject = Globs.compile(config.reject)
-        self.readers = _Readers(workers, threads, opener, nice)
+        # the readers run at normal priority whatever ``nice`` says: they compete for CPU only, and
+        # a TUI answers keys as fast with them at 0 as at 10 (bench/RESULTS.md, App scan benchmark)
+        self.readers = _Readers(workers, threads, opener)
         self.in_flight: dict[cf.Future[BatchResult], list[_Pending]] = {}
         self.to_write: list[L.FileRecord] = []
         self.started = time.monotonic()
@@ -757,8 +759,9 @@ def scan(
     second from this thread. Raises LedgerBusy when another writer holds the ledger.
     ``workers``: reader processes for large scans (default one per CPU; 0 reads in-process).
     They are spawned, so a script calling this needs the ``if __name__ == "__main__":`` guard.
-    ``nice`` > 0 lowers the priority of the scanning thread and the readers (the TUI passes it so
-    that keys stay answered while a scan runs)."""
+    ``nice`` > 0 lowers the priority of the scanning thread (the TUI passes it: that thread shares
+    the TUI's process and its GIL, so keys stay answered while a scan runs); the reader processes
+    run at normal priority, as the CLI's do."""
     config = config or Config()
     root_list = [os.path.abspath(os.path.expanduser(os.fspath(r))) for r in roots]
     L.check_ledger_outside(ledger_path, root_list)

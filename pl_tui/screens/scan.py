@@ -23,6 +23,7 @@ from ..problems import describe
 from ..scan import ScanProgress, scan
 from ..widgets.safe import lines, plain, safe
 
+NICE = 10  # the scanning thread's priority in the app (keys answered within ~0.1 s on 2 cores)
 MAX_FOLDER_ROWS = 300  # finished folders beyond this many leave the table (the oldest first)
 MAX_UNREADABLE_ROWS = 1000  # the rest are in Buckets → Unreadable
 
@@ -191,6 +192,9 @@ class ScanScreen(Screen[ScanProgress | None]):
                 app.config,  # type: ignore[attr-defined]
                 stop=self.stop,
                 progress=self._progressed,
+                # the scanning thread (it shares this process and its GIL) yields to the keys; the
+                # readers are the CLI's, at the CLI's priority (bench/RESULTS.md, App scan benchmark)
+                nice=NICE,
             )
         except Exception as e:
             problem = describe(e, ledger_path)
