@@ -24,6 +24,7 @@ from ..scan import ScanProgress, scan
 from ..widgets.safe import lines, plain, safe
 
 NICE = 10  # the scanning thread's priority in the app (keys answered within ~0.1 s on 2 cores)
+FOLDER_WIDTH = 22
 MAX_FOLDER_ROWS = 300  # finished folders beyond this many leave the table (the oldest first)
 MAX_UNREADABLE_ROWS = 1000  # the rest are in Buckets → Unreadable
 
@@ -50,6 +51,11 @@ def _relative(path: str, roots: list[str]) -> str:
         if base and path.startswith(base + "/"):
             return path[len(base) + 1 :]
     return path
+
+
+def _tail(text: str, width: int) -> str:
+    """The end of a path, which tells folders apart (…/2023-01-10/DARK, not Sh2-129/2023-01-10/DA…)."""
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
 def settle_note(p: ScanProgress, live: bool = False) -> str:
@@ -115,7 +121,7 @@ class ScanScreen(Screen[ScanProgress | None]):
 
     def on_mount(self) -> None:
         folders = self.query_one("#scan-folders", DataTable)
-        folders.add_column("folder", width=22, key="folder")
+        folders.add_column("folder", width=FOLDER_WIDTH, key="folder")
         folders.add_column("done", width=11, key="done")
         folders.border_title = "Folders"
         unreadable = self.query_one("#scan-unreadable", DataTable)
@@ -247,7 +253,7 @@ class ScanScreen(Screen[ScanProgress | None]):
             try:
                 row = table.get_row_index(folder)
             except RowDoesNotExist:
-                table.add_row(safe(_relative(folder, self.archives)), cell, key=folder)
+                table.add_row(safe(_tail(_relative(folder, self.archives), FOLDER_WIDTH)), cell, key=folder)
                 continue
             table.update_cell_at(Coordinate(row, 1), cell)
         while table.row_count > MAX_FOLDER_ROWS:
