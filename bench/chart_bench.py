@@ -26,7 +26,7 @@ from results import replace_section
 from scan_bench import best_seconds, query_ledger
 
 from pl_tui import ledger as L
-from pl_tui import rigs as G
+from pl_tui.domain import rigs as G
 
 
 def best_ms(fn, repeat: int = 3) -> float:

@@ -20,6 +20,7 @@ given --seed.  Usage:
     python3 gen_archive.py --root /tmp/x -n 2000 --dims 6248x4176   # 52 MB apparent / file
     python3 gen_archive.py --root /tmp/x -n 1000 --dense            # real (non-sparse) data
 """
+
 import argparse
 import datetime as dt
 import os
@@ -31,11 +32,20 @@ BLOCK = 2880
 
 # (name, ra_deg, dec_deg)
 TARGETS = [
-    ("M 42", 83.8221, -5.3911), ("M 31", 10.6847, 41.2689), ("NGC 7000", 314.75, 44.33),
-    ("IC 1396", 324.74, 57.50), ("M 33", 23.4621, 30.6602), ("NGC 6960", 311.42, 30.71),
-    ("M 101", 210.8023, 54.3489), ("IC 434", 85.2458, -2.4583), ("Barnard's Loop", 86.0, 0.0),
-    ("M 45", 56.75, 24.1167), ("NGC 2244", 97.98, 4.94), ("M 16", 274.70, -13.80),
-    ("Sh2-129", 318.42, 59.98), ("NGC 281", 13.20, 56.63),
+    ("M 42", 83.8221, -5.3911),
+    ("M 31", 10.6847, 41.2689),
+    ("NGC 7000", 314.75, 44.33),
+    ("IC 1396", 324.74, 57.50),
+    ("M 33", 23.4621, 30.6602),
+    ("NGC 6960", 311.42, 30.71),
+    ("M 101", 210.8023, 54.3489),
+    ("IC 434", 85.2458, -2.4583),
+    ("Barnard's Loop", 86.0, 0.0),
+    ("M 45", 56.75, 24.1167),
+    ("NGC 2244", 97.98, 4.94),
+    ("M 16", 274.70, -13.80),
+    ("Sh2-129", 318.42, 59.98),
+    ("NGC 281", 13.20, 56.63),
 ]
 
 CAMERAS = [
@@ -45,8 +55,12 @@ CAMERAS = [
     ("ZWO ASI294MM Pro", 4144, 2822, 4.63, False, 0.31),
     ("QHY268M", 6252, 4176, 3.76, False, 0.33),
 ]
-SCOPES = [("Askar FRA400", 400, 5.6), ("William Optics RedCat 51", 250, 4.9),
-          ("Sky-Watcher Esprit 100ED", 550, 5.5), ("Celestron RASA 8", 400, 2.0)]
+SCOPES = [
+    ("Askar FRA400", 400, 5.6),
+    ("William Optics RedCat 51", 250, 4.9),
+    ("Sky-Watcher Esprit 100ED", 550, 5.5),
+    ("Celestron RASA 8", 400, 2.0),
+]
 MOUNTS = ["iOptron CEM40", "Sky-Watcher EQ6-R Pro", "ZWO AM5"]
 MONO_FILTERS = ["L", "R", "G", "B", "Ha", "OIII", "SII"]
 COLOR_FILTERS = ["UVIRCut", "L-eXtreme", "L-Pro"]
@@ -84,13 +98,18 @@ def card(key, value=None, comment=None):
 
 def ra_hms(ra):
     h = ra / 15.0
-    hh = int(h); mm = int((h - hh) * 60); ss = ((h - hh) * 60 - mm) * 60
+    hh = int(h)
+    mm = int((h - hh) * 60)
+    ss = ((h - hh) * 60 - mm) * 60
     return "%02d %02d %05.2f" % (hh, mm, ss)
 
 
 def dec_dms(dec):
     sgn = "-" if dec < 0 else "+"
-    d = abs(dec); dd = int(d); mm = int((d - dd) * 60); ss = ((d - dd) * 60 - mm) * 60
+    d = abs(dec)
+    dd = int(d)
+    mm = int((d - dd) * 60)
+    ss = ((d - dd) * 60 - mm) * 60
     return "%s%02d %02d %04.1f" % (sgn, dd, mm, ss)
 
 
@@ -115,9 +134,11 @@ def make_header(rng, tgt, night, ft, seq, cam, scope, mount, filt, site, naxis_o
         nx, ny = naxis_override
     sname, flen, fratio = scope
     # time: start ~21:00 local on night + seq * (exp + overhead)
-    exp = {"LIGHT": rng.choice([60.0, 120.0, 180.0, 300.0, 600.0]),
-           "FLAT": round(rng.uniform(0.05, 4.0), 4),
-           "DARK": rng.choice([60.0, 120.0, 180.0, 300.0, 600.0])}[ft]
+    exp = {
+        "LIGHT": rng.choice([60.0, 120.0, 180.0, 300.0, 600.0]),
+        "FLAT": round(rng.uniform(0.05, 4.0), 4),
+        "DARK": rng.choice([60.0, 120.0, 180.0, 300.0, 600.0]),
+    }[ft]
     t_loc = dt.datetime.combine(night, dt.time(21, 0)) + dt.timedelta(seconds=seq * (exp + 7.3) + rng.uniform(0, 2))
     t_utc = t_loc - dt.timedelta(hours=1)
     ms = "%03d" % (t_loc.microsecond // 1000)
@@ -156,9 +177,11 @@ def make_header(rng, tgt, night, ft, seq, cam, scope, mount, filt, site, naxis_o
         card("READOUTM", "High Gain 2CMS" if "QHY" in camname else "Normal", "Sensor readout mode"),
     ]
     if color:
-        cards += [card("BAYERPAT", "RGGB", "Sensor Bayer pattern"),
-                  card("XBAYROFF", 0, "Bayer pattern X axis offset"),
-                  card("YBAYROFF", 0, "Bayer pattern Y axis offset")]
+        cards += [
+            card("BAYERPAT", "RGGB", "Sensor Bayer pattern"),
+            card("XBAYROFF", 0, "Bayer pattern X axis offset"),
+            card("YBAYROFF", 0, "Bayer pattern Y axis offset"),
+        ]
     cards += [
         card("USBLIMIT", 40, "Camera-specific USB setting"),
         card("TELESCOP", sname, "Name of telescope"),
@@ -168,8 +191,11 @@ def make_header(rng, tgt, night, ft, seq, cam, scope, mount, filt, site, naxis_o
         card("DEC", dec, "[deg] Declination of telescope"),
         card("CENTALT", alt, "[deg] Altitude of telescope"),
         card("CENTAZ", az, "[deg] Azimuth of telescope"),
-        card("AIRMASS", round(1.0 / max(0.05, __import__("math").sin(alt * 3.14159265 / 180)), 6),
-             "Airmass at frame center (Gueymard 1993)"),
+        card(
+            "AIRMASS",
+            round(1.0 / max(0.05, __import__("math").sin(alt * 3.14159265 / 180)), 6),
+            "Airmass at frame center (Gueymard 1993)",
+        ),
         card("PIERSIDE", rng.choice(["East", "West"]), "Telescope pointing state"),
         card("SITEELEV", site[2], "[m] Observation site elevation"),
         card("SITELAT", site[0], "[deg] Observation site latitude"),
@@ -207,15 +233,23 @@ def make_header(rng, tgt, night, ft, seq, cam, scope, mount, filt, site, naxis_o
     cards += [
         card("ROWORDER", "TOP-DOWN", "FITS Image Orientation"),
         card("EQUINOX", 2000.0, "Equinox of celestial coordinate system"),
-        card("MJD-OBS", round(59000.0 + (t_utc - dt.datetime(2020, 5, 31)).total_seconds() / 86400.0, 8),
-             "[d] Modified Julian Date"),
+        card(
+            "MJD-OBS",
+            round(59000.0 + (t_utc - dt.datetime(2020, 5, 31)).total_seconds() / 86400.0, 8),
+            "[d] Modified Julian Date",
+        ),
         card("SWCREATE", "N.I.N.A. 3.1.2.9001 (x64)", "Software that created this file"),
     ]
     r = rng.random()
     ncom = rng.randint(3, 10) if r < 0.97 else rng.randint(30, 50)  # ~3% long headers -> 4 blocks
     for i in range(ncom):
         if i % 3 == 0:
-            cards.append(card("HISTORY", " Sequence plan %d, instruction %d, autofocus run %d" % (rng.randint(1, 99), i, rng.randint(1, 40))))
+            cards.append(
+                card(
+                    "HISTORY",
+                    " Sequence plan %d, instruction %d, autofocus run %d" % (rng.randint(1, 99), i, rng.randint(1, 40)),
+                )
+            )
         else:
             cards.append(card("COMMENT", " Sequence '%s' / target %s, frame %d of plan" % (ft, name, seq)))
     cards.append("%-80s" % "END")
@@ -230,9 +264,12 @@ def main():
     ap.add_argument("--root", required=True)
     ap.add_argument("-n", type=int, required=True)
     ap.add_argument("--seed", type=int, default=12345)
-    ap.add_argument("--dims", default="1024x1024",
-                    help="NAXIS1xNAXIS2 written in every header (default 1024x1024 -> ~2 MB files); "
-                         "'camera' uses the real sensor size (50+ MB apparent, still sparse)")
+    ap.add_argument(
+        "--dims",
+        default="1024x1024",
+        help="NAXIS1xNAXIS2 written in every header (default 1024x1024 -> ~2 MB files); "
+        "'camera' uses the real sensor size (50+ MB apparent, still sparse)",
+    )
     ap.add_argument("--dense", action="store_true", help="write real (non-sparse) pseudo-random pixel data")
     args = ap.parse_args()
 
@@ -243,8 +280,14 @@ def main():
     rigs = []
     for ti in range(len(TARGETS)):
         cam = rng.choice(CAMERAS)
-        rigs.append((cam, rng.choice(SCOPES), rng.choice(MOUNTS),
-                     (round(rng.uniform(35, 55), 4), round(rng.uniform(-10, 20), 4), rng.randint(0, 1500))))
+        rigs.append(
+            (
+                cam,
+                rng.choice(SCOPES),
+                rng.choice(MOUNTS),
+                (round(rng.uniform(35, 55), 4), round(rng.uniform(-10, 20), 4), rng.randint(0, 1500)),
+            )
+        )
     picks = rng.choices(range(len(folders)), weights=weights, k=args.n)
     counts = [0] * len(folders)
     for p in picks:
@@ -265,8 +308,14 @@ def main():
         nf = counts[fi]
         per_filter = max(1, nf // len(filt_list))
         for seq in range(nf):
-            filt = filt_list[min(seq // per_filter, len(filt_list) - 1)] if ft != "DARK" else ("Dark" if not color else filt_list[0])
-            hdr, exp, t_loc, nx, ny = make_header(rng, TARGETS[ti], night, ft, seq, cam, scope, mount, filt, site, naxis_override)
+            filt = (
+                filt_list[min(seq // per_filter, len(filt_list) - 1)]
+                if ft != "DARK"
+                else ("Dark" if not color else filt_list[0])
+            )
+            hdr, exp, t_loc, nx, ny = make_header(
+                rng, TARGETS[ti], night, ft, seq, cam, scope, mount, filt, site, naxis_override
+            )
             data_len = nx * ny * 2
             data_len += (-data_len) % BLOCK
             fname = "%s_%s_%.2f_%.2fs_%04d.fits" % (t_loc.strftime("%Y-%m-%d_%H-%M-%S"), filt, -10.0, exp, seq)
@@ -279,17 +328,23 @@ def main():
                     left = data_len
                     while left > 0:
                         k = min(left, len(dense_block))
-                        f.write(dense_block[:k]); left -= k
+                        f.write(dense_block[:k])
+                        left -= k
                 else:
-                    f.truncate(len(hdr) + data_len)   # sparse data unit
-            end_utc = (t_loc - dt.timedelta(hours=1) + dt.timedelta(seconds=exp)).replace(tzinfo=dt.timezone.utc).timestamp()
+                    f.truncate(len(hdr) + data_len)  # sparse data unit
+            end_utc = (
+                (t_loc - dt.timedelta(hours=1) + dt.timedelta(seconds=exp)).replace(tzinfo=dt.timezone.utc).timestamp()
+            )
             os.utime(path, (end_utc, end_utc))  # like a real archive: modified when the exposure ended
             made += 1
             total_apparent += len(hdr) + data_len
     el = time.time() - t0
     nfold = sum(1 for c in counts if c)
-    print("generated %d files in %d folders under %s in %.1fs (%.0f files/s); apparent size %.1f GB"
-          % (made, nfold, args.root, el, made / el, total_apparent / 1e9), file=sys.stderr)
+    print(
+        "generated %d files in %d folders under %s in %.1fs (%.0f files/s); apparent size %.1f GB"
+        % (made, nfold, args.root, el, made / el, total_apparent / 1e9),
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

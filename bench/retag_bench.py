@@ -32,7 +32,7 @@ from results import replace_section
 from scan_bench import best_seconds, query_ledger
 
 from pl_tui import ledger as L
-from pl_tui import triage as T
+from pl_tui.domain import triage as T
 
 EXE = shutil.which("pl-tui") or str(Path(sys.executable).with_name("pl-tui"))
 

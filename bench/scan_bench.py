@@ -34,9 +34,9 @@ sys.path.insert(0, str(HERE.parent))
 from results import replace_section
 
 from pl_tui import ledger as L
+from pl_tui.core.fitsgen import write_fits
+from pl_tui.core.normalize import exposure_row, normalize
 from pl_tui.demo import nina_cards
-from pl_tui.fitsgen import write_fits
-from pl_tui.normalize import exposure_row, normalize
 
 TARGETS = [("M 81", 148.9, 69.1), ("NGC 7000", 314.7, 44.3), ("IC 1396", 324.7, 57.5), ("Sh2-129", 325.8, 60.2)]
 FILTERS = [("L", 120.0), ("R", 120.0), ("G", 120.0), ("B", 120.0), ("Ha", 300.0), ("OIII", 300.0), ("SII", 300.0)]
@@ -118,8 +118,8 @@ def baseline_fitsio(paths: list[str]) -> float:
 def stage_costs(paths: list[str]) -> dict[str, float]:
     """µs/frame of each stage of a reader, in this process: the header read + card index,
     normalising (which parses the cards it reads), and the whole read_one."""
-    from pl_tui.headers import _CARD_CACHE, read_header
-    from pl_tui.normalize import NightRule, split_name
+    from pl_tui.core.headers import _CARD_CACHE, read_header
+    from pl_tui.core.normalize import NightRule, split_name
     from pl_tui.scan import read_one
 
     rule = NightRule()
@@ -147,7 +147,7 @@ import json, os, resource, sys, time
 sys.path.insert(0, {str(HERE.parent)!r})
 sys.path.insert(0, {str(HERE)!r})
 from pl_tui.scan import scan
-from pl_tui.config import Config
+from pl_tui.core.config import Config
 from bench_opener import slow_open
 kw = {{}}
 if {latency_ms!r} > 0:

@@ -29,7 +29,7 @@ from results import replace_section
 from scan_bench import generate, query_ledger
 
 from pl_tui.app import PlTuiApp
-from pl_tui.config import Config
+from pl_tui.core.config import Config
 from pl_tui.screens.modals import HelpModal
 from pl_tui.screens.scan import ScanScreen
 from pl_tui.screens.targets import TargetsScreen

@@ -25,7 +25,7 @@ from textual.worker import Worker, WorkerState
 from textual.worker_manager import WorkerManager
 
 from . import ledger as L
-from .config import Config
+from .core.config import Config
 from .problems import describe, is_ledger_problem
 from .scan import ScanProgress
 from .screens.archive import ArchiveScreen
@@ -34,7 +34,8 @@ from .screens.modals import ExportModal, HelpModal
 from .screens.scan import NICE as SCAN_NICE
 from .screens.scan import ScanScreen
 from .screens.targets import TargetsScreen
-from .widgets.safe import plain
+from .text import plain
+from .watch import Watcher
 from .widgets.themes import NIGHT, NIGHT_VISION
 
 THEMES = ("textual-dark", "textual-light", NIGHT)
@@ -64,7 +65,7 @@ class _Workers(WorkerManager):
     handler, ``PlTuiApp.on_worker_state_changed``, sees every failure."""
 
     def add_worker(self, worker: Worker, start: bool = True, exclusive: bool = True) -> None:
-        worker.StateChanged = _Reported.StateChanged  # type: ignore[misc]
+        worker.StateChanged = _Reported.StateChanged
         super().add_worker(worker, start=start, exclusive=exclusive)
 
 
@@ -180,8 +181,6 @@ class PlTuiApp(App[None]):
 
     @work(thread=True, exit_on_error=False, group="live")
     def _watch(self, archives: list[str], stop: threading.Event) -> None:
-        from .watch import Watcher
-
         # the same scans as the scan screen's: the CLI's reader processes, yielding to the keys
         def scanned(_: ScanProgress) -> None:
             self.post_message(self.LedgerChanged())

@@ -17,24 +17,28 @@ import threading
 from datetime import date
 from pathlib import Path
 
-from . import __version__, triage
+from . import __version__
 from . import ledger as L
-from . import retag as R
-from .config import Config, ConfigError, check_poll, check_workers, default_ledger_path, load_config
-from .errors import PlTuiError, UserInputError
-from .explain import explain_file
+from .core.config import Config, ConfigError, check_poll, check_workers, default_ledger_path, load_config
+from .core.errors import PlTuiError, UserInputError
+from .demo import build_demo_archive
+from .domain import history, triage
+from .domain import retag as R
+from .domain import rigs as G
+from .domain.explain import explain_file
+from .domain.triage import BUCKET_COLUMNS, BUCKETS
 from .export import (
     REPORTS,
     WRITERS,
     export_file,
-    format_value,
     report_columns,
     report_rows,
     terminal_rows,
     write_report,
 )
-from .triage import BUCKET_COLUMNS, BUCKETS
-from .widgets.safe import plain
+from .scan import scan
+from .text import format_value, plain
+from .watch import Watcher
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -284,8 +288,6 @@ def _watch(ledger_path: Path, archives: list[str], config: Config, workers: int 
     """``scan --watch``: a line per scan that found something, until Ctrl+C or SIGTERM."""
     import time as _time
 
-    from .watch import Watcher
-
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda signum, frame: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
 
@@ -313,8 +315,6 @@ def _watch(ledger_path: Path, archives: list[str], config: Config, workers: int 
 def _run_scan(
     ledger_path: Path, archives: list[str], config: Config, wait: bool, workers: int | None, quiet: bool
 ) -> int:
-    from .scan import scan
-
     stop = threading.Event()
     # Ctrl+C / SIGTERM: stop cleanly, keeping what was read (the next scan resumes), print the
     # summary, exit 128 + the signal (130 for Ctrl+C). A second one stops at once.
@@ -374,8 +374,6 @@ def _scan_with_bar(ledger_path: Path, archives: list[str], config: Config, stop:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.text import Text
-
-    from .scan import scan
 
     console = Console(stderr=True)
     with Progress(
@@ -606,7 +604,7 @@ def cmd_retag(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_undo(args: argparse.Namespace, config: Config) -> int:
     with L.writing(_ledger_path(args)) as conn:
-        entry = R.undo(conn)
+        entry = history.undo(conn)
     if entry is None:
         say("nothing to undo")
     else:
@@ -630,7 +628,7 @@ def cmd_alias(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_log(args: argparse.Namespace, config: Config) -> int:
     with L.reading(_ledger_path(args)) as conn:
-        entries = R.audit_log(conn, limit=10_000)
+        entries = history.audit_log(conn, limit=10_000)
     rows = [
         (e.id, e.when, e.action, e.selection, e.description, e.frames, "undone" if e.undone_ms else "") for e in entries
     ]
@@ -643,8 +641,6 @@ def cmd_log(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_rigs(args: argparse.Namespace, config: Config) -> int:
-    from . import rigs as G
-
     wanted = {"list": 0, "changes": 0, "rename": 2, "merge": 2}[args.action]
     if len(args.names) != wanted:
         raise UsageError("rigs rename OLD NEW | rigs merge SOURCE INTO | rigs | rigs changes [--target T]")
@@ -655,10 +651,10 @@ def cmd_rigs(args: argparse.Namespace, config: Config) -> int:
         return EXIT_OK
     with L.reading(_ledger_path(args)) as conn:
         if args.action == "changes":
-            rows = [
+            changes = [
                 (c.target, c.night, "; ".join(c.before), "; ".join(c.after)) for c in G.rig_changes(conn, args.target)
             ]
-            _emit(args.format, ("target", "night", "before", "after"), rows)
+            _emit(args.format, ("target", "night", "before", "after"), changes)
             return EXIT_OK
         rows = [
             (r.name, r.key, ", ".join(f"{k} ({n})" for k, n in r.configurations.items()), r.frames, round(r.hours, 4),
@@ -675,16 +671,12 @@ def cmd_rigs(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_sequencers(args: argparse.Namespace, config: Config) -> int:
-    from . import rigs as G
-
     with L.reading(_ledger_path(args)) as conn:
         _emit(args.format, ("sequencer", "software", "frame_count"), G.sequencers(conn))
     return EXIT_OK
 
 
 def cmd_sensor(args: argparse.Namespace, config: Config) -> int:
-    from . import rigs as G
-
     with L.reading(_ledger_path(args)) as conn:
         nights = [n for n in G.sensor_nights(conn, args.rig) if n.flagged or not args.flagged]
     rows = [(n.rig, n.night, n.frames, round(n.ccd_temp, 2), n.set_temp, n.off, n.gain, n.offset) for n in nights]
@@ -693,8 +685,6 @@ def cmd_sensor(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_goals(args: argparse.Namespace, config: Config) -> int:
-    from . import rigs as G
-
     if args.set:
         target, filt, hours_text = args.set
         try:
@@ -716,8 +706,6 @@ def cmd_goals(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_calibration(args: argparse.Namespace, config: Config) -> int:
-    from . import rigs as G
-
     with L.reading(_ledger_path(args)) as conn:
         sessions = [c for c in G.calibration(conn, args.target, config.flat_nights) if c.missing or not args.missing]
     rows = [
@@ -776,8 +764,6 @@ def cmd_explain(args: argparse.Namespace, config: Config) -> int:
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     import platformdirs
 
-    from .demo import build_demo_archive
-
     data = Path(platformdirs.user_data_dir("pl-tui", appauthor=False))
     archive = (args.dir or data / "demo-archive").expanduser()
     # the demo keeps its own ledger unless told otherwise: it must not mix into the user's
@@ -834,7 +820,7 @@ def _open_app(argv: list[str]) -> int:
 def _run_app(ledger_path: Path, config: Config, archives: list[str]) -> int:
     import asyncio
 
-    from .app import PlTuiApp
+    from .app import PlTuiApp  # Textual is imported only when the app opens: CLI commands start fast
 
     app = PlTuiApp(ledger_path, config, archives)
 

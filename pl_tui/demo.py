@@ -15,7 +15,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .fitsgen import Card, header_bytes, write_fits, xisf_bytes
+from .core.fitsgen import Card, header_bytes, write_fits, xisf_bytes
+from .core.headers import read_fits
 
 BERLIN = (52.52, 13.40)
 
@@ -255,8 +256,8 @@ def build_demo_archive(root: str | os.PathLike[str], seed: int = 42) -> dict[str
     stack = root / "Processing" / "M81 stack project"
     stack.mkdir(parents=True, exist_ok=True)
     for src in sorted(first_night.iterdir())[:5]:  # a copy: same header bytes, same size
-        with open(src, "rb") as f:
-            head = f.read(2880 * 4)
+        with open(src, "rb") as frame_file:
+            head = frame_file.read(2880 * 4)
         (stack / src.name).write_bytes(head)
         os.truncate(stack / src.name, src.stat().st_size)
         counts["other"] += 1
@@ -323,8 +324,6 @@ def build_demo_archive(root: str | os.PathLike[str], seed: int = 42) -> dict[str
 
 def _cards_of(path: Path) -> list[Card]:
     """The cards of a demo FITS file (minus the structural ones), to make a processed copy."""
-    from .headers import read_fits
-
     raw = read_fits(str(path)).cards
     skip = {"SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2"}
     return [(k, v) for k, v in raw.items() if k not in skip]

@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import IO
 
 from . import ledger as L
-from .errors import PlTuiError
-from .rigs import calibration
+from .core.errors import PlTuiError
+from .domain import frames
+from .domain.rigs import calibration
 
 TOTALS_COLUMNS = ("target", "filter", "total_hours", "frame_count", "first_seen", "last_seen")
 SESSIONS_COLUMNS = ("session_date", "target", "filter", "frame_count", "total_exposure_s", "instrume", "telescop")
-FRAMES_COLUMNS = L.FRAME_COLUMNS
+FRAMES_COLUMNS = frames.FRAME_COLUMNS
 ASTROBIN_COLUMNS = (
     "date", "filter", "number", "duration", "binning", "gain", "sensorCooling", "fNumber",
     "darks", "flats", "flatDarks", "bias",
@@ -72,7 +73,7 @@ def report_rows(
         for s in L.sessions(conn, where.target, where.filter, where.since, where.until):
             yield (s.session_date, s.target, s.filter, s.frame_count, s.total_exposure_s, s.instrume, s.telescop)
     elif report == "frames":
-        yield from L.iter_frames(conn, where)
+        yield from frames.iter_frames(conn, where)
     elif report == "astrobin":
         if not where.target:
             raise ExportError("the AstroBin export is for one target: give --target")
@@ -85,18 +86,6 @@ def report_rows(
 # Formats
 
 
-def format_value(v: object) -> str:
-    """One field for a table or CSV: '' for missing, whole floats without '.0', else the
-    shortest repr (no float noise)."""
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        if v.is_integer() and abs(v) < 1e15:
-            return str(int(v))
-        return repr(v)
-    return str(v)
-
-
 # A text cell starting with one of these is run as a formula by spreadsheets (=HYPERLINK(…),
 # +cmd|…, @SUM(…), and a tab or CR before one): written with a leading ' (OWASP's CSV rule).
 FORMULA_START = frozenset("=+-@\t\r")
@@ -104,8 +93,8 @@ FORMULA_START = frozenset("=+-@\t\r")
 
 def defuse_formula(value: object) -> object:
     """A CSV cell as written: text that starts a formula gets a leading '; numbers never change."""
-    if value.__class__ is str and value and value[0] in FORMULA_START:  # type: ignore[index]
-        return "'" + value  # type: ignore[operator]
+    if isinstance(value, str) and value and value[0] in FORMULA_START:
+        return "'" + value
     return value
 
 
@@ -149,9 +138,9 @@ _TERMINAL = dict.fromkeys((*range(0, 32), 127, *range(128, 160)), "\ufffd")
 
 def terminal_text(value: object) -> object:
     """A cell as written to a terminal: text without control characters or undecodable bytes."""
-    if value.__class__ is not str or value.isprintable():  # type: ignore[attr-defined]
+    if not isinstance(value, str) or value.isprintable():
         return value
-    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # type: ignore[attr-defined]
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return text.translate(_TERMINAL)
 
 

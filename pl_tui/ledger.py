@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 
-from .errors import PlTuiError, finite, user_text
-from .normalize import EXPOSURE_COLUMNS, INFERRED_NAMES
+from .core.errors import PlTuiError, finite, user_text
+from .core.normalize import EXPOSURE_COLUMNS
 
 SCHEMA_VERSION = 4
 
@@ -722,7 +722,7 @@ def plan_roots(conn: sqlite3.Connection, given: Sequence[str]) -> list[RootPlan]
             placed.append((r, r if r in known else _outermost_holder(r, known)))
         for r, holder in placed:
             if holder is None:
-                known[r] = conn.execute("INSERT INTO roots (path) VALUES (?)", (to_db(r),)).lastrowid  # type: ignore[assignment]
+                known[r] = conn.execute("INSERT INTO roots (path) VALUES (?)", (to_db(r),)).lastrowid
         for k in list(known):
             holder = _outermost_holder(k, {p: i for p, i in known.items() if p != k})
             if holder is not None:
@@ -1091,7 +1091,7 @@ class SessionRow:
     telescop: str | None
 
 
-def _where(
+def where_clause(
     target: str | None, filter: str | None, since: str | None, until: str | None, prefix: str = ""
 ) -> tuple[str, list[str]]:
     """WHERE over tallies: '' stands for none there (the CLI spells it '-')."""
@@ -1123,7 +1123,7 @@ def totals(
 ) -> list[TotalsRow]:
     """Hours and frames per target × filter, counting frames only (LIGHT, accepted, once each),
     optionally for the nights from ``since`` to ``until`` (YYYY-MM-DD, inclusive)."""
-    where, params = _where(target, filter, since, until)
+    where, params = where_clause(target, filter, since, until)
     rows = conn.execute(
         "SELECT target, filter, SUM(total_us), SUM(frame_count), "
         "MIN(NULLIF(session_date, '')), MAX(NULLIF(session_date, '')) "
@@ -1144,7 +1144,7 @@ def sessions(
     until: str | None = None,
 ) -> list[SessionRow]:
     """One row per (night, target, filter), with the cameras and telescopes used (';'-joined)."""
-    where, params = _where(target, filter, since, until, "t.")
+    where, params = where_clause(target, filter, since, until, "t.")
     rows = conn.execute(
         "SELECT t.target, t.filter, t.session_date, s.instrume, s.telescop, t.frame_count, t.total_us "
         f"FROM tallies t JOIN setups s ON s.id = t.setup_id{where} "
@@ -1219,18 +1219,6 @@ def overview(conn: sqlite3.Connection) -> tuple[int, float, int]:
     return frames, us / 3_600_000_000, targets
 
 
-def rigs_used(conn: sqlite3.Connection, target: str | None, filter: str | None = None) -> list[tuple[str, int, float]]:
-    """(rig, frames, hours) of a target's counting frames, most hours first."""
-    where, params = _where(target if target is not None else "-", filter, None, None, "t.")
-    _with_rig_names(conn)
-    rows = conn.execute(
-        f"SELECT {RIG_SQL}, SUM(t.frame_count), SUM(t.total_us) FROM tallies t JOIN setups s ON s.id = t.setup_id"
-        f"{where} GROUP BY 1 ORDER BY 3 DESC",
-        params,
-    )
-    return [(rig or "unknown rig", n, us / 3_600_000_000) for rig, n, us in rows]
-
-
 @dataclass(slots=True, frozen=True)
 class NightFrame:
     path: str
@@ -1288,27 +1276,6 @@ def rebuild_tallies(conn: sqlite3.Connection) -> None:
         )
 
 
-FRAME_COLUMNS = (
-    "path", "target", "filter", "exposure_s", "image_type", "date_obs_utc", "instrume", "telescop",
-    "focallen", "xbinning", "gain", "ccd_temp",
-    # extras: new columns are only ever appended
-    "session_date", "status", "rig", "sequencer", "night_basis", "reason", "inferred",
-    "image_scale", "fwhm_arcsec", "sky_quality", "ambient_temp",
-)  # fmt: skip
-# arcsec per pixel (XPIXSZ is the binned pixel, as capture programs write it); never guessed
-IMAGE_SCALE_SQL = "CASE WHEN s.xpixsz > 0 AND s.focallen_mm > 0 THEN round(s.xpixsz * 206.265 / s.focallen_mm, 3) END"
-
-# A frame's rig, as the user named it (SPEC §8): rigs.setup_rigs maps the few setups to names.
-RIG_SQL = "pl_rig(s.id)"
-
-
-def _with_rig_names(conn: sqlite3.Connection) -> None:
-    from .rigs import setup_rigs  # rigs builds on this module: imported late, no cycle
-
-    names = {sid: name for sid, (_key, name, _config) in setup_rigs(conn).items()}
-    conn.create_function("pl_rig", 1, names.get, deterministic=True)
-
-
 # ISO 8601 UTC to the millisecond from integer ms, exactly (no float on the way).
 UTC_SQL = """CASE WHEN e.t_obs_ms IS NULL THEN NULL ELSE
   strftime('%Y-%m-%dT%H:%M:%S', e.t_obs_ms / 1000, 'unixepoch') || '.'
@@ -1331,26 +1298,6 @@ CASE
   ELSE f.status
 END"""
 
-_FRAME_SELECT = f"""
-SELECT f.id, d.path, f.name, e.eff_target, e.eff_filter, e.exposure_s, e.eff_type, {UTC_SQL},
-       s.instrume, s.telescop, s.focallen_mm, s.xbinning, s.gain, e.ccd_temp,
-       e.session_date, {SHOWN_STATUS_SQL}, {RIG_SQL}, s.sequencer, e.night_basis, f.reason, e.inferred,
-       {IMAGE_SCALE_SQL}, e.fwhm_arcsec, e.sky_quality, e.ambient_temp
-FROM files f JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.id = f.exposure_id
-LEFT JOIN setups s ON s.id = e.setup_id
-"""
-_STATUS_COLUMN = 15
-_INFERRED_COLUMN = 20
-
-# Buckets that are a shown status; 'unknown' is a rule on the exposure (UNKNOWN_SQL).
-BUCKET_STATUS = {
-    "duplicates": "duplicate",
-    "derived": "derived",
-    "rejected": "rejected",
-    "missing": "missing",
-    "unreadable": "unreadable",
-}
-
 
 @dataclass(slots=True, frozen=True)
 class FrameFilter:
@@ -1367,59 +1314,6 @@ class FrameFilter:
 EVERY_FRAME = FrameFilter()
 
 
-def iter_frames(conn: sqlite3.Connection, where: FrameFilter = EVERY_FRAME, page: int = 5000) -> Iterator[tuple]:
-    """Every indexed file as a Frames row (FRAME_COLUMNS), streamed by keyset pages of file id:
-    constant memory whatever the ledger's size."""
-    clauses, params = [], []
-    for column, value in (("e.eff_target", where.target), ("e.eff_filter", where.filter)):
-        if value is None:
-            continue
-        if tally_key(value) == "":  # frames that have none (not files that have no header at all)
-            clauses.append(f"e.identity IS NOT NULL AND {column} IS NULL")
-        else:
-            clauses.append(f"{column} = ?")
-            params.append(user_text(value))
-    if where.since is not None:
-        clauses.append("e.session_date >= ?")
-        params.append(where.since)
-    if where.until is not None:
-        clauses.append("e.session_date <= ?")
-        params.append(where.until)
-    status = where.status
-    if where.bucket == "unknown":
-        clauses.append(f"({UNKNOWN_SQL})")
-    elif where.bucket == "suspect":
-        from .triage import suspects  # the rules need Python (medians); imported late: no cycle
-
-        chosen = suspects(conn)
-        conn.create_function("pl_suspect", 1, chosen.__contains__, deterministic=True)
-        clauses.append("pl_suspect(e.identity)")
-        if status not in (None, ACCEPTED):
-            return
-        status = ACCEPTED
-    elif where.bucket is not None:
-        if status is not None and status != BUCKET_STATUS[where.bucket]:
-            return
-        status = BUCKET_STATUS[where.bucket]
-    _with_rig_names(conn)
-    sql = f"{_FRAME_SELECT} WHERE {' AND '.join(['f.id > ?', *clauses])} ORDER BY f.id LIMIT ?"
-    last = -1
-    while True:
-        rows = conn.execute(sql, [last, *params, page]).fetchall()
-        for r in rows:
-            if status is None or r[_STATUS_COLUMN] == status:
-                inferred = r[_INFERRED_COLUMN]
-                yield (
-                    join_path(r[1], r[2]),
-                    *r[3:_INFERRED_COLUMN],
-                    ";".join(n for bit, n in INFERRED_NAMES.items() if inferred & bit) if inferred else None,
-                    *r[_INFERRED_COLUMN + 1 :],
-                )
-        if len(rows) < page:
-            return
-        last = rows[-1][0]
-
-
 def unreadable(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     """(path, reason) of every file that could not be read, by path."""
     return [
@@ -1429,16 +1323,3 @@ def unreadable(conn: sqlite3.Connection) -> list[tuple[str, str]]:
             "WHERE f.status = 'unreadable' ORDER BY d.path, f.name"
         )
     ]
-
-
-# SPEC §4 Unknown: a light (or untyped) frame still lacking target, exposure, date or type, or a
-# mono light without filter, or any value only inferred from folders. Missing/derived excluded.
-# The fields still only inferred: a value the user set by hand is no longer a guess.
-INFERRED_SQL = "(inferred & ~((ov_target IS NOT NULL) | (ov_filter IS NOT NULL) * 2 | (ov_type IS NOT NULL) * 4))"
-UNKNOWN_SQL = f"""
-eff_status IN ('accepted', 'rejected') AND (
-  {INFERRED_SQL} <> 0
-  OR (COALESCE(eff_type, 'LIGHT') = 'LIGHT' AND (
-        eff_target IS NULL OR exposure_s IS NULL OR session_date IS NULL OR eff_type IS NULL
-        OR (s.osc = 0 AND eff_filter IS NULL))))
-"""

@@ -17,10 +17,8 @@ import asyncio
 import concurrent.futures as cf
 import contextlib
 import ctypes
-import fnmatch
 import multiprocessing
 import os
-import re
 import signal
 import stat as stat_mod
 import sys
@@ -31,10 +29,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import ledger as L
-from .config import Config, max_workers
-from .headers import HeaderError, Opener, header_kind, read_header
-from .normalize import RULES_VERSION, NightRule, exposure_row, normalize, split_name
-from .retag import sync_config_aliases
+from .core.config import Config, max_workers
+from .core.globs import Globs
+from .core.headers import HeaderError, Opener, header_kind, read_header
+from .core.normalize import RULES_VERSION, NightRule, exposure_row, normalize, split_name
+from .domain.retag import sync_config_aliases
 
 PROGRESS_INTERVAL_S = 0.25
 WRITE_INTERVAL_S = 0.5
@@ -126,29 +125,6 @@ ProgressCallback = Callable[[ScanProgress], None]
 
 # ---------------------------------------------------------------------------------------------
 # Globs
-
-
-@dataclass(slots=True, frozen=True)
-class Globs:
-    """Case-insensitive globs over '/' + the path below the root. Globs that end in ``/**``
-    (``**/_trash/**``, ``**/reject*/**``) name folders and are decided once per folder; the
-    others are tried on each file."""
-
-    folders: re.Pattern[str] | None
-    files: re.Pattern[str] | None
-
-    @classmethod
-    def compile(cls, patterns: Sequence[str]) -> Globs:
-        def rx(ps: list[str]) -> re.Pattern[str] | None:
-            return re.compile("|".join(fnmatch.translate(p) for p in ps), re.IGNORECASE) if ps else None
-
-        return cls(rx([p for p in patterns if p.endswith("/**")]), rx([p for p in patterns if not p.endswith("/**")]))
-
-    def folder(self, parts: tuple[str, ...]) -> bool:
-        return self.folders is not None and self.folders.match("/".join(("", *parts, "x"))) is not None
-
-    def file(self, parts: tuple[str, ...], name: str) -> bool:
-        return self.files is not None and self.files.match("/".join(("", *parts, name))) is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,7 +232,7 @@ def read_batch(items: list[Item], rule: NightRule, threads: int, opener: Opener 
 
 def _compact(results: list[Result]) -> BatchResult:
     setups: dict[tuple, int] = {}
-    rows = []
+    rows: list[tuple[str, str | None, int | None, tuple | None]] = []
     for status, reason, row in results:
         if row is None:
             rows.append((status, reason, None, None))
@@ -644,7 +620,7 @@ class _Scan:
                     continue
                 size, mtime = st.st_size, st.st_mtime_ns
                 same = prev is not None and prev[1] == size and prev[2] == mtime
-                if same and not force and prev[3] not in (L.MISSING, L.UNREADABLE):
+                if same and not force and prev is not None and prev[3] not in (L.MISSING, L.UNREADABLE):
                     self.p.unchanged += 1
                     folder[1] += 1
                     continue
@@ -798,7 +774,11 @@ async def scan_async(
     config: Config | None = None,
     *,
     stop: threading.Event | None = None,
-    **kwargs: object,
+    wait_for_lock: bool = False,
+    workers: int | None = None,
+    threads: int | None = None,
+    opener: Opener = os.open,
+    nice: int = 0,
 ) -> AsyncIterator[ScanProgress]:
     """``async for progress in scan_async(...)``: the same scan in a thread, its progress
     events delivered to the event loop. The last event has ``done=True``."""
@@ -809,7 +789,21 @@ async def scan_async(
     def deliver(p: ScanProgress) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, p)
 
-    task = loop.run_in_executor(None, lambda: scan(ledger_path, roots, config, stop=stop, progress=deliver, **kwargs))
+    task = loop.run_in_executor(
+        None,
+        lambda: scan(
+            ledger_path,
+            roots,
+            config,
+            stop=stop,
+            progress=deliver,
+            wait_for_lock=wait_for_lock,
+            workers=workers,
+            threads=threads,
+            opener=opener,
+            nice=nice,
+        ),
+    )
     try:
         while True:
             getter = asyncio.ensure_future(queue.get())

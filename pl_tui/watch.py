@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .config import Config
+from .core.config import Config
 from .scan import ScanProgress, scan
 
 # File systems whose change events do not include other machines' writes.

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from pl_tui.config import Config
-from pl_tui.fitsgen import Card, write_fits
+from pl_tui.core.config import Config
+from pl_tui.core.fitsgen import Card, write_fits
 from pl_tui.scan import ScanProgress, scan
 
 # Shared CI machines stall now and then: a per-example time limit would only add flakiness.

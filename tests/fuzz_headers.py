@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pl_tui.core.fitsgen import header_bytes, xisf_bytes
+from pl_tui.core.headers import HeaderError, parse_header, parse_xisf_xml
+from pl_tui.core.normalize import NightRule, normalize
 from pl_tui.demo import nina_cards, seestar_cards, sgp_cards
-from pl_tui.fitsgen import header_bytes, xisf_bytes
-from pl_tui.headers import HeaderError, parse_header, parse_xisf_xml
-from pl_tui.normalize import NightRule, normalize
 
 RULES = (NightRule(), NightRule(boundary_hour=6, tz="Pacific/Chatham"))
 FOLDERS = ((), ("2024-08-13", "Light", "M81"), ("M 31", "2024-08-13", "LIGHT", "Ha"), ("calibrated", "Darks"))

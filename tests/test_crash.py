@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from pl_tui import ledger as L
-from pl_tui.config import Config
+from pl_tui.core.config import Config
+from pl_tui.core.fitsgen import write_fits
 from pl_tui.demo import nina_cards
-from pl_tui.fitsgen import write_fits
 from pl_tui.scan import scan
 
 from .test_scan import invariants, snapshot
@@ -38,8 +38,9 @@ WORKER = textwrap.dedent(
     """
     import os, random, sys
     sys.path.insert(0, sys.argv[5])
-    from pl_tui import ledger as L, retag as R
-    from pl_tui.config import Config
+    from pl_tui import ledger as L
+    from pl_tui.domain import retag as R
+    from pl_tui.core.config import Config
     from pl_tui.export import export_file
     from pl_tui.scan import scan
 
@@ -63,7 +64,7 @@ WORKER = textwrap.dedent(
             if result.audit_id is not None:
                 ack(f"retag {result.audit_id}")
             if rnd.random() < 0.3:
-                entry = R.undo(conn)
+                entry = history.undo(conn)
                 if entry is not None:
                     ack(f"undo {entry.id}")
             conn.close()

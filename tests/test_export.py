@@ -17,7 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pl_tui import ledger as L
-from pl_tui.config import Config
+from pl_tui.core.config import Config
+from pl_tui.domain import frames
+from pl_tui.domain.rigs import calibration
 from pl_tui.export import (
     ASTROBIN_COLUMNS,
     FRAMES_COLUMNS,
@@ -30,7 +32,6 @@ from pl_tui.export import (
     report_rows,
     write_report,
 )
-from pl_tui.rigs import calibration
 from pl_tui.scan import scan
 
 NAMED = 'NGC 7000, "North America" é'  # a comma, quotes and a non-ASCII letter
@@ -100,7 +101,7 @@ def test_frames_csv_round_trips_every_field(ledger: Path) -> None:
     data = csv_bytes(ledger, "frames")
     assert not data.startswith(b"\xef\xbb\xbf") and data.count(b"\r\n") >= 8
     parsed = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
-    assert tuple(parsed[0]) == L.FRAME_COLUMNS
+    assert tuple(parsed[0]) == frames.FRAME_COLUMNS
     conn = L.connect(ledger, create=False)
     rows = list(report_rows(conn, "frames"))
     conn.close()
@@ -286,13 +287,13 @@ def test_export_file_is_atomic_and_asks_before_replacing(ledger: Path, tmp_path:
     assert out.read_bytes() == first
     assert export_file(conn, "totals", out, force=True) == 3
 
-    real_rows = list(L.iter_frames(conn))[:3]
+    real_rows = list(frames.iter_frames(conn))[:3]
 
     def exploding(*a: object, **k: object):
         yield from real_rows
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(L, "iter_frames", exploding)
+    monkeypatch.setattr(frames, "iter_frames", exploding)
     with pytest.raises(ExportError, match="No space"):  # one line for the user, no traceback
         export_file(conn, "frames", out, force=True)
     assert out.read_bytes().startswith(b"target,filter,total_hours")  # the old file, untouched
@@ -371,7 +372,7 @@ def test_cli_export(ledger: Path, tmp_path: Path, capsys, monkeypatch) -> None:
 )
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_random_ledgers_export_consistent_sums(tmp_path: Path, frames: list) -> None:
-    from pl_tui.normalize import NightRule, exposure_row, normalize
+    from pl_tui.core.normalize import NightRule, exposure_row, normalize
 
     path = Path(tempfile.mkdtemp(dir=tmp_path)) / "l.sqlite"
     conn = L.connect(path)

@@ -17,9 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pl_tui.demo import nina_cards, seestar_cards, sgp_cards
-from pl_tui.fitsgen import format_card, header_bytes, write_fits, xisf_bytes
-from pl_tui.headers import (
+from pl_tui.core.fitsgen import format_card, header_bytes, write_fits, xisf_bytes
+from pl_tui.core.headers import (
     Cards,
     HeaderError,
     fitsio_cards,
@@ -32,7 +31,8 @@ from pl_tui.headers import (
     parse_value,
     read_header,
 )
-from pl_tui.normalize import NightRule, normalize, split_name
+from pl_tui.core.normalize import NightRule, normalize, split_name
+from pl_tui.demo import nina_cards, seestar_cards, sgp_cards
 
 T0 = datetime(2024, 8, 13, 21, 34, 55, 123000, tzinfo=UTC)
 
@@ -574,7 +574,7 @@ def test_lazy_cards_fall_back_for_unusual_keywords() -> None:
 def test_fixed_format_numbers_read_straight_from_the_bytes_match_the_parser() -> None:
     """The fast path for plain numbers (CCD-TEMP, RA, focuser … change every frame) gives what
     the general parser gives, and declines everything else."""
-    from pl_tui.headers import _fixed_number
+    from pl_tui.core.headers import _fixed_number
 
     for text in ("-9.87", "300.", "300", "+5", "007", "1E5", "-1.5e-3", "0", "6248"):
         card = f"KEY     = {text:>20} / comment".ljust(80)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from pl_tui import ledger as L
-from pl_tui.fitsgen import write_fits
-from pl_tui.headers import HeaderError, parse_xisf_xml, read_header
+from pl_tui.core.fitsgen import write_fits
+from pl_tui.core.headers import HeaderError, parse_xisf_xml, read_header
 
 from .conftest import BASE_LIGHT, cards_with, tree_digest
 

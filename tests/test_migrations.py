@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from pl_tui import ledger as L
-from pl_tui.config import Config
+from pl_tui.core.config import Config
 from pl_tui.scan import scan
 
 

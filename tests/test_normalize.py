@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pl_tui.fitsgen import Card, write_fits, xisf_bytes
-from pl_tui.headers import read_header
-from pl_tui.normalize import (
+from pl_tui.core.fitsgen import Card, write_fits, xisf_bytes
+from pl_tui.core.headers import read_header
+from pl_tui.core.normalize import (
     FLAG_APERTURE_METRES,
     FLAG_EXPOSURE_IMPOSSIBLE,
     FLAG_EXPOSURE_UNIT,

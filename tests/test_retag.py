@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pl_tui import ledger as L
-from pl_tui import retag as R
-from pl_tui import triage as T
-from pl_tui.config import Config
-from pl_tui.fitsgen import write_fits
+from pl_tui.core.config import Config
+from pl_tui.core.fitsgen import write_fits
+from pl_tui.domain import history
+from pl_tui.domain import retag as R
+from pl_tui.domain import triage as T
 
 from .conftest import BASE_LIGHT, cards_with, tree_digest
 from .test_scan import invariants, totals
@@ -55,7 +56,7 @@ def test_retag_changes_totals_by_exactly_the_retagged_frames(night, run_scan, le
     assert not any(t[0] is None for t in after)  # the (no target) row is gone
     invariants(ledger_path)
     conn = open_ledger(ledger_path)
-    entry = R.undo(conn)
+    entry = history.undo(conn)
     assert entry is not None and entry.frames == 4
     conn.close()
     assert totals(ledger_path) == before
@@ -111,7 +112,7 @@ def test_undo_of_each_kind_restores_everything(night, run_scan, ledger_path, whe
         assert check in after
     invariants(ledger_path)
     conn = open_ledger(ledger_path)
-    R.undo(conn)
+    history.undo(conn)
     assert conn.execute("SELECT * FROM tallies ORDER BY 1, 2, 3, 4").fetchall() == tallies
     assert conn.execute("SELECT count(*) FROM overrides").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM exposures WHERE ov_target IS NOT NULL OR ov_filter IS NOT NULL "
@@ -130,14 +131,15 @@ def test_undo_is_repeatable_newest_first_and_logged(night, run_scan, ledger_path
     R.set_alias(conn, "filter", "OIII", "O")
     R.retag(conn, unsorted, {"target": "-"}, "third: drop the override")
     assert R.retag(conn, unsorted, {"target": "-"}, "again").audit_id is None  # nothing left to drop
-    log = R.audit_log(conn)
+    log = history.audit_log(conn)
     assert [e.selection for e in log] == ["third: drop the override", "OIII", "SII", "second", "first"]
     assert log[3].description == "4 frames: target M82 → M83"
     assert log[0].description == "4 frames: target M83 → (from header)"
     assert log[1].description == "filter alias OIII: (none) → O"
-    assert [R.undo(conn).selection for _ in range(5)] == ["third: drop the override", "OIII", "SII", "second", "first"]
-    assert R.undo(conn) is None
-    assert all(e.undone_ms for e in R.audit_log(conn))
+    undone = [history.undo(conn).selection for _ in range(5)]
+    assert undone == ["third: drop the override", "OIII", "SII", "second", "first"]
+    assert history.undo(conn) is None
+    assert all(e.undone_ms for e in history.audit_log(conn))
     assert conn.execute("SELECT count(*) FROM overrides").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM aliases").fetchone()[0] == 0
     conn.close()
@@ -193,7 +195,7 @@ def test_config_aliases_become_rules_and_leave_with_the_config(night, run_scan, 
     run_scan(night)  # the user's rule stays when the config has none
     assert ("M81", "O", 2, 600.0) in totals(ledger_path)
     conn = open_ledger(ledger_path)
-    R.undo(conn)
+    history.undo(conn)
     conn.close()
     run_scan(night)  # the config rule went with the config; undo removed the user's
     assert ("M81", "OIII", 2, 600.0) in totals(ledger_path)
@@ -241,12 +243,12 @@ def test_a_session_of_retags_undos_and_rescans_never_touches_the_archive(night, 
     ):
         R.retag(conn, R.select(conn, R.parse_where(where)), changes, "x")
     R.set_alias(conn, "target", "M82", "M81")
-    R.undo(conn)
+    history.undo(conn)
     conn.close()
     run_scan(night)
     conn = open_ledger(ledger_path)
-    R.undo(conn)
-    R.undo(conn)
+    history.undo(conn)
+    history.undo(conn)
     conn.close()
     run_scan(night)
     assert tree_digest(night) == digest
@@ -288,8 +290,8 @@ def test_any_sequence_of_retags_then_as_many_undos_is_the_start(tmp_path_factory
         L.rebuild_tallies(conn)
         assert conn.execute("SELECT * FROM tallies ORDER BY 1, 2, 3, 4").fetchall() == recount
     for _ in range(done):
-        assert R.undo(conn) is not None
-    assert R.undo(conn) is None
+        assert history.undo(conn) is not None
+    assert history.undo(conn) is None
     assert conn.execute("SELECT * FROM tallies ORDER BY 1, 2, 3, 4").fetchall() == start
     assert conn.execute("SELECT count(*) FROM overrides").fetchone()[0] == 0
     conn.close()

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from pl_tui import ledger as L
-from pl_tui import retag as R
-from pl_tui import rigs as G
 from pl_tui.cli import main
-from pl_tui.config import Config, ConfigError, load_config
+from pl_tui.core.config import Config, ConfigError, load_config
+from pl_tui.domain import frames, history
+from pl_tui.domain import rigs as G
 
 RIG_A = {"INSTRUME": "ZWO ASI2600MM Pro", "TELESCOP": "RedCat 51", "FOCALLEN": 250.0, "XPIXSZ": 3.76}
 RIG_B = {"INSTRUME": "ZWO ASI2600MM Pro", "TELESCOP": None, "FOCALLEN": 530.0, "XPIXSZ": 3.76}
@@ -70,13 +70,13 @@ def test_rename_and_merge_are_undoable_rules(season, run_scan, ledger_path) -> N
     [rig] = G.rigs(conn)
     assert rig.name == "Little refractor" and rig.frames == 8
     assert G.rig_changes(conn) == []
-    assert [e.description for e in R.audit_log(conn)] == [
+    assert [e.description for e in history.audit_log(conn)] == [
         "rig ZWO ASI2600MM Pro @ 530mm merged into ZWO ASI2600MM Pro @ RedCat 51",
         "rig ZWO ASI2600MM Pro @ RedCat 51 named Little refractor",
     ]
-    R.undo(conn)
+    history.undo(conn)
     assert len(G.rigs(conn)) == 2
-    R.undo(conn)
+    history.undo(conn)
     assert {r.name for r in G.rigs(conn)} == {"ZWO ASI2600MM Pro @ RedCat 51", "ZWO ASI2600MM Pro @ 530mm"}
     with pytest.raises(L.LedgerError, match="no rig"):
         G.rename_rig(conn, "Hubble", "x")
@@ -194,8 +194,8 @@ def test_a_renamed_rig_shows_in_reports_and_details(season, run_scan, ledger_pat
     run_scan(season)
     conn = open_ledger(ledger_path)
     G.rename_rig(conn, "ZWO ASI2600MM Pro @ 530mm", "Big scope")
-    column = L.FRAME_COLUMNS.index("rig")  # the Frames report's rig column
-    rigs_of_frames = {row[column] for row in L.iter_frames(conn)}
+    column = frames.FRAME_COLUMNS.index("rig")  # the Frames report's rig column
+    rigs_of_frames = {row[column] for row in frames.iter_frames(conn)}
     assert rigs_of_frames == {"ZWO ASI2600MM Pro @ RedCat 51", "Big scope"}
-    assert {r for r, _n, _h in L.rigs_used(conn, "M81")} == {"ZWO ASI2600MM Pro @ RedCat 51", "Big scope"}
+    assert {r for r, _n, _h in frames.rigs_used(conn, "M81")} == {"ZWO ASI2600MM Pro @ RedCat 51", "Big scope"}
     conn.close()

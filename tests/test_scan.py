@@ -22,11 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pl_tui import ledger as L
-from pl_tui import triage
-from pl_tui.config import Config
+from pl_tui.core.config import Config
+from pl_tui.core.fitsgen import write_fits
+from pl_tui.core.normalize import NightRule, exposure_row, normalize
 from pl_tui.demo import nina_cards
-from pl_tui.fitsgen import write_fits
-from pl_tui.normalize import NightRule, exposure_row, normalize
+from pl_tui.domain import frames, triage
 from pl_tui.scan import scan, scan_async
 
 from .conftest import BASE_LIGHT, cards_with, tree_digest
@@ -131,7 +131,7 @@ def test_copies_count_once(small: Path, run_scan, ledger_path: Path) -> None:
     assert triage.bucket_counts(conn)["duplicates"] == 3
     rows = triage.bucket_rows(conn, "duplicates")
     assert all("stack project" in r.path and "copy of" in r.why and "2024-08-13" in r.why for r in rows)
-    statuses = sorted(r[13] for r in L.iter_frames(conn, L.FrameFilter(target="M81", filter="Ha")))
+    statuses = sorted(r[13] for r in frames.iter_frames(conn, L.FrameFilter(target="M81", filter="Ha")))
     assert statuses == ["accepted"] * 3 + ["duplicate"] * 3
     conn.close()
     invariants(ledger_path)
@@ -139,7 +139,7 @@ def test_copies_count_once(small: Path, run_scan, ledger_path: Path) -> None:
     run_scan(small)
     conn = L.connect(ledger_path)
     assert triage.bucket_counts(conn)["duplicates"] == 0
-    statuses = sorted(r[13] for r in L.iter_frames(conn, L.FrameFilter(target="M81", filter="Ha")))
+    statuses = sorted(r[13] for r in frames.iter_frames(conn, L.FrameFilter(target="M81", filter="Ha")))
     assert statuses == ["accepted"] * 3 + ["missing"] * 3
     conn.close()
     assert totals(ledger_path, target="M81", filter="Ha") == [("M81", "Ha", 3, 900.0)]
@@ -284,7 +284,7 @@ def test_unicode_and_odd_paths(make_fits, archive: Path, run_scan, ledger_path: 
     p = run_scan(archive)
     assert (p.indexed, p.unreadable) == (3, 0)
     conn = L.connect(ledger_path)
-    paths = sorted(r[0] for r in L.iter_frames(conn))
+    paths = sorted(r[0] for r in frames.iter_frames(conn))
     conn.close()
     assert os.path.join(str(archive), raw_name) in paths and any("\n" in x for x in paths)
     assert run_scan(archive).unchanged == 3  # and a rescan finds every one of them again
@@ -513,7 +513,7 @@ def test_kill_9_mid_scan_then_rescan_equals_a_clean_scan(tmp_path: Path) -> None
         import os, sys, time
         sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
         from pl_tui.scan import scan
-        from pl_tui.config import Config
+        from pl_tui.core.config import Config
         def slow(path, flags):
             time.sleep(0.004)  # ~2.5 s in all: plenty of time to be killed after the first writes
             return os.open(path, flags)
@@ -550,7 +550,7 @@ def test_kill_9_mid_scan_then_rescan_equals_a_clean_scan(tmp_path: Path) -> None
 # Property: whatever mix of frames, copies and statuses, the numbers agree
 
 
-frames = st.lists(
+frame_mixes = st.lists(
     st.tuples(
         st.sampled_from(["M31", "M81", None]),  # target
         st.sampled_from(["Ha", "OIII", None]),  # filter
@@ -564,7 +564,7 @@ frames = st.lists(
 )
 
 
-@given(frames, st.lists(st.integers(0, 39), max_size=10))
+@given(frame_mixes, st.lists(st.integers(0, 39), max_size=10))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_random_ledgers_keep_the_invariants(tmp_path: Path, items: list, gone: list[int]) -> None:
     path = Path(tempfile.mkdtemp(dir=tmp_path)) / "ledger.sqlite"  # a fresh ledger per example

@@ -87,7 +87,7 @@ def test_reader_processes_start_when_stderr_has_no_file_descriptor(tmp_path: Pat
     code = textwrap.dedent(
         f"""
         import sys
-        from pl_tui.config import Config
+        from pl_tui.core.config import Config
         from pl_tui.scan import scan
 
         class Captured:  # what Textual's _PrintCapture looks like to multiprocessing

@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pl_tui import ledger as L
-from pl_tui import retag as R
-from pl_tui import triage as T
-from pl_tui.config import Config
+from pl_tui.core.config import Config
+from pl_tui.domain import history
+from pl_tui.domain import retag as R
+from pl_tui.domain import triage as T
 
 M81 = {"OBJCTRA": "09 55 33.17", "OBJCTDEC": "+69 03 55.1"}  # 148.888°, +69.065°
 M31 = {"OBJCTRA": "00 42 44.33", "OBJCTDEC": "+41 16 07.5"}  # 10.685°, +41.269°
@@ -129,7 +130,7 @@ def test_a_status_set_by_hand_clears_suspicion(make_fits, archive, run_scan, led
     assert len(chosen) == 1
     R.retag(conn, chosen, {"status": "accepted"}, "looked at it")
     assert T.bucket_counts(conn)["suspect"] == 0
-    R.undo(conn)
+    history.undo(conn)
     assert T.bucket_counts(conn)["suspect"] == 1
     conn.close()
 

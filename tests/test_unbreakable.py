@@ -27,11 +27,12 @@ from pathlib import Path
 import pytest
 
 from pl_tui import ledger as L
-from pl_tui import retag as R
-from pl_tui import rigs as G
 from pl_tui.cli import main
-from pl_tui.errors import UserInputError
-from pl_tui.headers import MAX_XISF_HEADER
+from pl_tui.core.errors import UserInputError
+from pl_tui.core.headers import MAX_XISF_HEADER
+from pl_tui.domain import frames
+from pl_tui.domain import retag as R
+from pl_tui.domain import rigs as G
 
 from .conftest import tree_digest
 
@@ -506,7 +507,7 @@ def test_an_export_through_a_bind_mount_of_the_archive_is_refused(scanned: Path,
 def test_an_export_is_one_snapshot_while_a_retag_commits(
     scanned: Path, ledger_path: Path, tmp_path, capsys, monkeypatch
 ) -> None:
-    real = L.iter_frames
+    real = frames.iter_frames
     retagged: list[int] = []
 
     def paged(conn, where=L.EVERY_FRAME, page=5000):
@@ -518,13 +519,13 @@ def test_an_export_is_one_snapshot_while_a_retag_commits(
                     )
             yield row
 
-    monkeypatch.setattr(L, "iter_frames", paged)
+    monkeypatch.setattr(frames, "iter_frames", paged)
     out = tmp_path / "frames.csv"
     assert run(capsys, "export", "frames", "-o", str(out))[0] == 0
     assert retagged == [40]
     targets = [line.split(",")[1] for line in out.read_text().splitlines()[1:]]
     assert targets == ["M81"] * 40  # the export saw the ledger as it was when it began
-    monkeypatch.setattr(L, "iter_frames", real)
+    monkeypatch.setattr(frames, "iter_frames", real)
     assert run(capsys, "frames", "--target", "M31", "--format", "json")[1].count('"M31"') == 40
 
 
@@ -651,7 +652,7 @@ def test_the_core_refuses_what_the_cli_refuses(scanned: Path, ledger_path: Path)
                 G.set_goal(conn, "M31", "Ha", hours)
         with pytest.raises(UserInputError):
             R.normalise_value("status", "maybe")
-    from pl_tui.config import check_poll, check_workers
+    from pl_tui.core.config import check_poll, check_workers
 
     for bad in (math.nan, math.inf, 0.0):
         with pytest.raises(UserInputError):

@@ -12,8 +12,8 @@ import pytest
 from pl_tui import ledger as L
 from pl_tui import watch as W
 from pl_tui.cli import main
-from pl_tui.config import Config
-from pl_tui.fitsgen import write_fits
+from pl_tui.core.config import Config
+from pl_tui.core.fitsgen import write_fits
 
 from .conftest import BASE_LIGHT, cards_with, tree_digest
 

@@ -28,6 +28,7 @@ from textual.widgets.option_list import Option
 
 from .. import ledger as L
 from ..widgets.safe import plain, safe
+from .modals import ConfirmModal
 
 T = TypeVar("T")
 SUGGEST_SECONDS = 2.0  # a path slower than this to list (a dead NFS mount) gets no completion
@@ -221,8 +222,6 @@ class ArchiveScreen(Screen[list[str] | None]):
         if len(self.app.screen_stack) > 2:
             self.dismiss(None)
             return
-        from .modals import ConfirmModal
-
         self.app.push_screen(ConfirmModal("Quit pl-tui without scanning?"), self._quit_confirmed)
 
     def _quit_confirmed(self, quit_: bool | None) -> None:

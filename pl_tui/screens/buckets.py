@@ -36,11 +36,13 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from .. import ledger as L
-from .. import retag as R
-from .. import triage as T
+from ..domain import history
+from ..domain import retag as R
+from ..domain import triage as T
 from ..widgets.choices import Choice
 from ..widgets.frame_list import FrameList, Group
 from ..widgets.safe import columns, fit, paths_below, plain, relative, safe
+from .inspector import InspectorScreen
 
 TITLES = {
     "unknown": "Unknown",
@@ -281,7 +283,7 @@ class BucketsScreen(Screen[None]):
         try:
             with L.writing(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
                 if what == "undo":
-                    entry = R.undo(conn)
+                    entry = history.undo(conn)
                     text = f"Undid: {entry.description}" if entry else "Nothing to undo"
                 else:
                     assert merge is not None
@@ -313,8 +315,6 @@ class BucketsScreen(Screen[None]):
         frame = self.query_one(FrameList).current()
         if frame is None or self.bucket == "missing":
             return
-        from .inspector import InspectorScreen
-
         self.app.push_screen(InspectorScreen(frame.path))
 
 
@@ -450,7 +450,7 @@ class AuditModal(ModalScreen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.entries: list[R.AuditEntry] = []
+        self.entries: list[history.AuditEntry] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="audit-box"):
@@ -470,10 +470,10 @@ class AuditModal(ModalScreen[None]):
     @work(thread=True, exit_on_error=False)
     def _load(self) -> None:
         with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
-            entries = R.audit_log(conn)
+            entries = history.audit_log(conn)
         self.app.call_from_thread(self._show, entries)
 
-    def _show(self, entries: list[R.AuditEntry]) -> None:
+    def _show(self, entries: list[history.AuditEntry]) -> None:
         self.entries = entries
         table = self.query_one("#audit-table", DataTable)
         with self.app.batch_update():

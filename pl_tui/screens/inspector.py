@@ -24,8 +24,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from .. import ledger as L
-from ..headers import HeaderError, iter_cards, read_header
-from ..normalize import EXPOSURE_COLUMNS, INFERRED_NAMES, normalize, split_name
+from ..core.headers import HeaderError, iter_cards, read_header
+from ..core.normalize import EXPOSURE_COLUMNS, INFERRED_NAMES, normalize, split_name
 from ..widgets.safe import columns, plain, relative, safe
 
 NARROW = 120  # below this width the panes stack

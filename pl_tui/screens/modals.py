@@ -15,10 +15,10 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Input, Label, RadioSet, Static
 
 from .. import ledger as L
-from .. import rigs as G
+from ..domain import rigs as G
 from ..export import ExportError, export_file
 from ..widgets.choices import Choice, Tick
-from ..widgets.safe import columns, hours, plain, safe
+from ..widgets.safe import columns, hours, plain, progress_bar, safe
 
 SYSTEM_KEYS = ("tab", "shift+tab", "super+c", "ctrl+c")  # Textual's own: not worth a line of the help
 REPORT_CHOICES = (("frames", "Frames"), ("sessions", "Sessions"), ("totals", "Totals"), ("astrobin", "AstroBin"))
@@ -207,8 +207,6 @@ class GoalModal(ModalScreen[bool]):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _save(self, hours: float) -> None:
-        from .. import rigs as G
-
         try:
             with L.writing(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
                 G.set_goal(conn, self.target, self.filter, hours)
@@ -253,8 +251,6 @@ class GoalsModal(ModalScreen[tuple[str, str] | None]):
             self.post_message(self.Loaded(G.goals(conn, self.app.config.goals)))  # type: ignore[attr-defined]
 
     def on_goals_modal_loaded(self, message: Loaded) -> None:
-        from .targets import progress_bar
-
         self.goals = message.goals
         table = self.query_one("#goals-table", DataTable)
         with self.app.batch_update():

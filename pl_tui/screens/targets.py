@@ -22,8 +22,12 @@ from textual.widgets import DataTable, Footer, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from .. import ledger as L
-from .. import rigs as G
-from ..widgets.safe import columns, fit, hours, plain, relative, safe
+from ..domain import frames
+from ..domain import rigs as G
+from ..widgets.safe import columns, fit, hours, plain, progress_bar, relative, safe
+from .inspector import InspectorScreen
+from .modals import GoalModal, GoalsModal
+from .timeline import TimelineScreen
 
 
 @dataclass(slots=True, frozen=True)
@@ -68,11 +72,6 @@ def _label(name: object, s: L.Summary | L.SessionRow, kind: str, goal: G.Goal | 
     if goal is not None:  # a filter with a goal: its progress instead of the last night
         last = progress_bar(goal.fraction, 5) + f"{min(999, round(goal.fraction * 100)):>4}%"
     return f"{fit(name, width)} {hours(s.hours):>7} {s.frames:>6} {s.nights:>6} {last:>10}"
-
-
-def progress_bar(fraction: float, width: int) -> str:
-    done = round(min(1.0, max(0.0, fraction)) * width)
-    return "█" * done + "░" * (width - done)
 
 
 def sort_summaries(rows: list[L.Summary], sort: str) -> list[L.Summary]:
@@ -341,11 +340,11 @@ class TargetsScreen(Screen[None]):
             target, filt = node.target or "-", node.filter
             roots = L.root_paths(conn)
             if node.kind == "night":
-                frames = L.night_frames(conn, node.night or "", node.target, node.filter)
-                self.post_message(self.Detailed(node, [], [], frames, roots))
+                in_night = L.night_frames(conn, node.night or "", node.target, node.filter)
+                self.post_message(self.Detailed(node, [], [], in_night, roots))
             else:
                 sessions = L.sessions(conn, target, (filt or "-") if node.kind == "filter" else None)
-                rigs = L.rigs_used(conn, node.target, (filt or "-") if node.kind == "filter" else None)
+                rigs = frames.rigs_used(conn, node.target, (filt or "-") if node.kind == "filter" else None)
                 self.post_message(self.Detailed(node, sessions, rigs, [], roots))
 
     def on_targets_screen_detailed(self, message: TargetsScreen.Detailed) -> None:
@@ -469,13 +468,9 @@ class TargetsScreen(Screen[None]):
             return
         if row is None:
             row = self.query_one("#details-table", DataTable).cursor_row
-        from .inspector import InspectorScreen
-
         self.app.push_screen(InspectorScreen(frames[max(0, min(row, len(frames) - 1))].path))
 
     def action_timeline(self) -> None:
-        from .timeline import TimelineScreen
-
         node = self._tree().cursor_node
         self.app.push_screen(TimelineScreen(node.data.target if node is not None and node.data else None))
 
@@ -485,8 +480,6 @@ class TargetsScreen(Screen[None]):
         if data is None or data.kind not in ("filter", "night") or not data.target or not data.filter:
             self.notify("Put the cursor on a filter of a target, then g", markup=False)
             return
-        from .modals import GoalModal
-
         goal = self._goals.get((data.target, data.filter))
         self.app.push_screen(GoalModal(data.target, data.filter, goal.goal_hours if goal else None), self._goal_set)
 
@@ -495,8 +488,6 @@ class TargetsScreen(Screen[None]):
             self.reload()
 
     def action_goals(self) -> None:
-        from .modals import GoalsModal
-
         self.app.push_screen(GoalsModal(), self._goal_chosen)
 
     def _goal_chosen(self, chosen: tuple[str, str] | None) -> None:

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
 from .. import ledger as L
-from .. import rigs as G
+from ..domain import rigs as G
 from ..widgets.safe import columns, hours, lines, plain, safe
 from ..widgets.themes import CHANGE_LINE, NIGHT, NIGHT_SERIES, register_plotext_night
 
@@ -168,8 +168,9 @@ class TimelineScreen(Screen[None]):
         if not s.bins:
             plt.title("no counting frames for this target")
         else:
-            positions = list(range(1, len(s.bins) + 1))
-            plt.stacked_bar(positions, s.hours, labels=[plain(f) for f in s.filters])
+            positions = [float(i) for i in range(1, len(s.bins) + 1)]
+            # plotext's stacked_bar takes labels=; textual-plotext's typed copy of it says label=
+            plt.stacked_bar(positions, s.hours, labels=[plain(f) for f in s.filters])  # type: ignore[call-arg]
             step = max(1, len(s.bins) // 5)  # five dates along the axis, not one per bar
             plt.xticks(positions[::step], s.bins[::step])
             for i in s.rig_changes:

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..triage import BucketFrame
+from ..domain.triage import BucketFrame
 from .safe import fit, paths_below, plain, relative
 
 
@@ -52,7 +52,7 @@ class FrameList(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
-        Binding("space", "toggle", "Mark"),
+        Binding("space", "mark_one", "Mark"),
         # a/n/i are in the status line and the help: the footer keeps room for Help at 80 columns
         Binding("a", "mark('group', 'all')", "Mark group", show=False),
         Binding("n", "mark('group', 'none')", "Unmark group", show=False),
@@ -133,7 +133,7 @@ class FrameList(ScrollView, can_focus=True):
     def action_jump(self, where: int) -> None:
         self._set_cursor(0 if where == 0 else len(self._rows) - 1)
 
-    def action_toggle(self) -> None:
+    def action_mark_one(self) -> None:
         if not self._rows:
             return
         row = self._rows[self.cursor]

@@ -3,24 +3,14 @@
 Textual parses plain strings as markup in Tree labels, DataTable cells, Static and notify;
 ``[b]M81[/b]`` or ``\\x1b[31m`` in an OBJECT card must reach the screen as those characters.
 Everything from the ledger goes through :func:`safe` (a ``rich.text.Text``, which is never
-parsed) after :func:`plain` has replaced control characters and undecodable bytes.
+parsed) after :func:`pl_tui.text.plain` has replaced control characters and undecodable bytes.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
 
-from ..export import format_value
-
-_CONTROL = dict.fromkeys((*range(0, 32), 127, *range(128, 160)), "�")
-
-
-def plain(value: object) -> str:
-    """A value as printable text: '' for None, control characters and stray bytes as '�'."""
-    s = format_value(value)  # whole floats without '.0', others exact: the same as the reports
-    if not s.isprintable():
-        s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace").translate(_CONTROL)
-    return s
+from ..text import plain
 
 
 def safe(value: object, style: str = "") -> Text:
@@ -68,3 +58,9 @@ def paths_below(text: str, roots: list[str] | tuple[str, ...]) -> str:
         if root.rstrip("/"):
             text = text.replace(root.rstrip("/") + "/", "")
     return text
+
+
+def progress_bar(fraction: float, width: int) -> str:
+    """A goal's progress as blocks: '███░░' for 0.6 at width 5."""
+    done = round(min(1.0, max(0.0, fraction)) * width)
+    return "█" * done + "░" * (width - done)

@@ -125,7 +125,7 @@ CHANGE_LINE = (255, 0, 0)
 def register_plotext_night() -> None:
     """Give textual-plotext's "auto" theme for the night theme red series (it registers a
     blue/green/orange sequence for every app theme otherwise). Idempotent."""
-    from plotext._dict import themes  # type: ignore[import-untyped]  # plotext's registry (textual-plotext's too)
+    from plotext._dict import themes  # plotext's registry (textual-plotext's too)
 
     surface, text = (10, 0, 0), (208, 32, 32)
     themes[f"textual-auto-{NIGHT}"] = [surface, surface, text, "default", list(NIGHT_SERIES)]

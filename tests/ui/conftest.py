@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pl_tui import ledger as L
-from pl_tui.config import Config
+from pl_tui.core.config import Config
 from pl_tui.demo import build_demo_archive
 from pl_tui.scan import scan
 

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static, Tree
 
 from pl_tui import ledger as L
 from pl_tui.app import PlTuiApp
-from pl_tui.fitsgen import write_fits
+from pl_tui.core.fitsgen import write_fits
 from pl_tui.scan import scan
 from pl_tui.screens.archive import ArchiveScreen
 from pl_tui.screens.inspector import InspectorScreen

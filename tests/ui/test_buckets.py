@@ -8,12 +8,12 @@ from pathlib import Path
 from textual.widgets import DataTable, Static, Tab
 
 from pl_tui import ledger as L
-from pl_tui import retag as R
-from pl_tui import triage as T
 from pl_tui.app import PlTuiApp
+from pl_tui.domain import history
+from pl_tui.domain import triage as T
+from pl_tui.domain.triage import BucketFrame
 from pl_tui.screens.buckets import AuditModal, BucketsScreen, MergeModal, RetagModal
 from pl_tui.screens.inspector import InspectorScreen
-from pl_tui.triage import BucketFrame
 from pl_tui.widgets.frame_list import FrameList
 
 from .conftest import CONFIG, settle
@@ -68,14 +68,14 @@ async def test_mark_a_group_retag_it_and_undo(ledger: Path) -> None:
         await settle(pilot)
         assert tab_label(screen, "unknown") == "Unknown 1"
         conn = L.connect(ledger, create=False)
-        [entry] = R.audit_log(conn)
+        [entry] = history.audit_log(conn)
         assert entry.frames == 2 and entry.selection == "Buckets/Unknown: 2 marked frames"
         conn.close()
         await pilot.press("ctrl+z")
         await settle(pilot)
         assert tab_label(screen, "unknown") == "Unknown 3"
     conn = L.connect(ledger, create=False)
-    assert R.audit_log(conn)[0].undone_ms is not None
+    assert history.audit_log(conn)[0].undone_ms is not None
     assert conn.execute("SELECT count(*) FROM overrides").fetchone()[0] == 0
     conn.close()
     assert totals(ledger) == before
@@ -148,7 +148,7 @@ async def test_bad_values_are_explained_in_the_modal(ledger: Path) -> None:
         assert isinstance(app.screen, RetagModal)  # nothing applied, the modal stays
         await pilot.press("escape")
     conn = L.connect(ledger, create=False)
-    assert R.audit_log(conn) == []
+    assert history.audit_log(conn) == []
     conn.close()
 
 

@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import Input, Static
 
 from pl_tui.app import PlTuiApp
-from pl_tui.fitsgen import write_fits
+from pl_tui.core.fitsgen import write_fits
 from pl_tui.scan import scan
 from pl_tui.screens.modals import ExportModal
 from pl_tui.screens.targets import TargetsScreen

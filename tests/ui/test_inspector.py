@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 from pl_tui import ledger as L
 from pl_tui.app import PlTuiApp
-from pl_tui.fitsgen import write_fits
+from pl_tui.core.fitsgen import write_fits
 from pl_tui.screens.inspector import InspectorScreen
 
 from ..conftest import BASE_LIGHT, cards_with

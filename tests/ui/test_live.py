@@ -9,10 +9,10 @@ from pathlib import Path
 from textual.widgets import Static, Tree
 
 from pl_tui import ledger as L
-from pl_tui import retag as R
 from pl_tui.app import PlTuiApp
-from pl_tui.config import Config
-from pl_tui.fitsgen import write_fits
+from pl_tui.core.config import Config
+from pl_tui.core.fitsgen import write_fits
+from pl_tui.domain import retag as R
 from pl_tui.scan import scan
 from pl_tui.screens.targets import TargetsScreen
 

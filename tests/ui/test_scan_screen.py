@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 
 from pl_tui import ledger as L
 from pl_tui.app import PlTuiApp
-from pl_tui.config import Config
+from pl_tui.core.config import Config
 from pl_tui.scan import PROCESS_THRESHOLD, ScanProgress
 from pl_tui.screens.archive import ArchiveScreen
 from pl_tui.screens.scan import FOLDER_WIDTH, ScanScreen

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from pl_tui import ledger as L
-from pl_tui import retag as R
-from pl_tui import rigs as G
 from pl_tui.app import PlTuiApp
-from pl_tui.config import Config
+from pl_tui.core.config import Config
 from pl_tui.demo import build_demo_archive
+from pl_tui.domain import history
+from pl_tui.domain import retag as R
+from pl_tui.domain import rigs as G
 from pl_tui.scan import ScanProgress, scan
 from pl_tui.screens.archive import ArchiveScreen
 from pl_tui.screens.inspector import InspectorScreen
@@ -45,7 +46,7 @@ def demo_ledger() -> Path:
             "SELECT identity FROM files WHERE name = 'M81_nofilter_0001.fits' ORDER BY id LIMIT 1"
         ).fetchone()
         R.retag(conn, {identity}, {"filter": "L"}, "Buckets/Unknown: 2024-04-02/LIGHT/M81/M81_nofilter_0001.fits")
-        R.undo(conn)
+        history.undo(conn)
         R.retag(conn, {identity}, {"filter": "R"}, "Buckets/Unknown: 2024-04-02/LIGHT/M81/M81_nofilter_0001.fits")
         conn.execute("UPDATE audit SET at_ms = ?, undone_ms = CASE WHEN undone_ms IS NULL THEN NULL ELSE ? END",
                      (FIXED_MS, FIXED_MS + 60_000))  # fmt: skip

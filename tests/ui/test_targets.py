@@ -9,8 +9,8 @@ from pathlib import Path
 from textual.widgets import DataTable, Static, Tree
 
 from pl_tui import ledger as L
-from pl_tui import rigs as G
 from pl_tui.app import PlTuiApp
+from pl_tui.domain import rigs as G
 from pl_tui.screens.inspector import InspectorScreen
 from pl_tui.screens.modals import GoalModal
 from pl_tui.screens.targets import Node, TargetsScreen

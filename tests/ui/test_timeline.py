@@ -9,8 +9,8 @@ from textual.widgets import DataTable, Static, TabbedContent, Tree
 from textual_plotext import PlotextPlot
 
 from pl_tui import ledger as L
-from pl_tui import rigs as G
 from pl_tui.app import PlTuiApp
+from pl_tui.domain import rigs as G
 from pl_tui.screens.modals import GoalModal
 from pl_tui.screens.timeline import TimelineScreen
 

@@ -5,7 +5,7 @@
 * **Aliases** are global name rules ("Andromeda Galaxy" → M31, Ha5nm → Ha) applied to the
   normalised header value; a per-frame override wins over an alias.
 * Every retag and every alias change is **one audit entry** (when, which frames, old → new) that
-  :func:`undo` reverts, newest first, as often as asked.
+  :func:`pl_tui.domain.history.undo` reverts, newest first, as often as asked.
 
 The exposures carry the effective values in ``ov_*`` / ``alias_*`` columns; changing them fires
 the tally triggers, so Totals and Sessions reflect a retag at once. Callers hold the writer lock.
@@ -13,17 +13,17 @@ the tally triggers, so Totals and Sessions reflect a retag at once. Callers hold
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from . import ledger as L
-from .errors import UserInputError, user_text
-from .normalize import FRAME_TYPES, normalize_filter, normalize_image_type, normalize_target
+from .. import ledger as L
+from ..core.errors import UserInputError, user_text
+from ..core.normalize import FRAME_TYPES, normalize_filter, normalize_image_type, normalize_target
+from . import audit
+from .triage import BUCKETS, bucket_identities
 
 # retag field → its override column (overrides table column, exposures ov_* column)
 FIELDS = {
@@ -87,7 +87,6 @@ class Where:
 
 def parse_where(items: Sequence[str]) -> Where:
     """``FIELD=VALUE`` strings → Where. Raises RetagError with what is wrong."""
-    from .triage import BUCKETS
 
     w = Where()
     for item in items:
@@ -148,8 +147,6 @@ def select(conn: sqlite3.Connection, where: Where) -> set[int]:
         params.append(where.path.encode("utf-8", "surrogateescape"))
     chosen: set[int] | None = None
     if where.bucket is not None:
-        from .triage import bucket_identities
-
         chosen = bucket_identities(conn, where.bucket)
     sql = "SELECT identity FROM exposures" + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
     found = {r[0] for r in conn.execute(sql, params)}
@@ -258,19 +255,10 @@ def retag(
         description = pv.describe(changes)
         if pv.frames == 0:
             return Result(None, 0, "no frame changes")
-        audit_id = conn.execute(
-            "INSERT INTO audit (at_ms, action, selection, field, new_value, frame_count, old_values) "
-            "VALUES (?, 'retag', ?, ?, ?, ?, ?)",
-            # the selection is for the log: a path that is not UTF-8 is shown as header text is read
-            (
-                L.now_ms(),
-                user_text(selection),
-                ",".join(changes),
-                json.dumps(values),
-                pv.frames,
-                json.dumps(pv.old_values),
-            ),
-        ).lastrowid
+        # the selection is for the log: a path that is not UTF-8 is shown as header text is read
+        audit_id = audit.record(
+            conn, "retag", user_text(selection), ",".join(changes), values, pv.frames, old_values=pv.old_values
+        )
         conn.execute(
             "INSERT INTO audit_items (audit_id, identity, old_value) "
             "SELECT ?, p.identity, json_array(o.target, o.filter, o.image_type, o.status) "
@@ -380,14 +368,11 @@ def set_alias(conn: sqlite3.Connection, kind: str, from_text: str, to_text: str 
         _put_alias(conn, kind, source, into)
         after = _frames_named(conn, kind, shown_to)
         if into is None:
+            assert previous is not None  # removing a rule that does not exist was refused above
             description = f"{kind} alias {source} → {previous[0]} removed: {source} {before} → {after} frames"
         else:
             description = f"{kind} {source} → {into}: {moving} frames renamed; {into} {before} → {after} frames"
-        audit_id = conn.execute(
-            "INSERT INTO audit (at_ms, action, selection, field, new_value, frame_count, undo) "
-            "VALUES (?, 'alias', ?, ?, ?, ?, ?)",
-            (L.now_ms(), source, kind, json.dumps(into), moving, json.dumps(previous)),
-        ).lastrowid
+        audit_id = audit.record(conn, "alias", source, kind, into, moving, undo=previous)
     return Result(audit_id, moving, description)
 
 
@@ -429,78 +414,17 @@ def sync_config_aliases(conn: sqlite3.Connection, config_aliases: Mapping[str, M
     return len(changes)
 
 
-# ---------------------------------------------------------------------------------------------
-# The audit log and undo
+def known_values(conn: sqlite3.Connection, field: str) -> list[str]:
+    """The values a field can be set to that the ledger already uses (the retag modal offers them)."""
+    if field == "image_type":
+        return list(FRAME_TYPES)
+    if field == "status":
+        return list(SET_STATUSES)
+    column = FIELDS[field][0]  # target / filter: the tallies hold every name that counts
+    return [r[0] for r in conn.execute(f"SELECT DISTINCT {column} FROM tallies WHERE {column} <> '' ORDER BY 1")]
 
 
-@dataclass(slots=True, frozen=True)
-class AuditEntry:
-    id: int
-    at_ms: int
-    action: str
-    selection: str
-    description: str
-    frames: int
-    undone_ms: int | None
-
-    @property
-    def when(self) -> str:
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.at_ms / 1000))
-
-
-def _entry(row: tuple) -> AuditEntry:
-    aid, at_ms, action, selection, field, new_value, frames, undone, old_values, undo = row
-    new = json.loads(new_value) if new_value else None
-    if action == "retag":
-        description = describe_change(field.split(","), json.loads(old_values or "[]"), new, frames)
-    elif action == "rig":
-        from .rigs import auto_name
-
-        name, merged_into = new
-        description = (
-            f"rig {auto_name(selection)} merged into {auto_name(merged_into)}"
-            if field == "merge"
-            else f"rig {auto_name(selection)} named {name}"
-        )
-    else:
-        previous = json.loads(undo) if undo else None
-        old = previous[0] if previous else NONE_SHOWN
-        description = f"{field} alias {selection}: {old} → {new if new is not None else '(removed)'}"
-    return AuditEntry(aid, at_ms, action, selection or "", description, frames, undone)
-
-
-_AUDIT_SELECT = (
-    "SELECT id, at_ms, action, selection, field, new_value, frame_count, undone_ms, old_values, undo FROM audit"
-)
-
-
-def audit_log(conn: sqlite3.Connection, limit: int = 200) -> list[AuditEntry]:
-    """Newest first."""
-    return [_entry(r) for r in conn.execute(f"{_AUDIT_SELECT} ORDER BY id DESC LIMIT ?", (limit,))]
-
-
-def undo(conn: sqlite3.Connection) -> AuditEntry | None:
-    """Revert the newest entry not yet undone (None when there is nothing to undo)."""
-    with L.transaction(conn):
-        row = conn.execute(f"{_AUDIT_SELECT} WHERE undone_ms IS NULL ORDER BY id DESC LIMIT 1").fetchone()
-        if row is None:
-            return None
-        entry = _entry(row)
-        if entry.action == "retag":
-            _undo_retag(conn, entry.id)
-        elif entry.action == "rig":
-            from .rigs import undo_rule
-
-            undo_rule(conn, row[3], row[9])
-        else:
-            previous = json.loads(row[9]) if row[9] else None  # [to_name, source] before, or None
-            into, origin = previous if previous else (None, "user")
-            _put_alias(conn, row[4], row[3], into, origin)
-        conn.execute("UPDATE audit SET undone_ms = ? WHERE id = ?", (L.now_ms(), entry.id))
-    return entry
-
-
-def _undo_retag(conn: sqlite3.Connection, audit_id: int) -> None:
+def undo_retag(conn: sqlite3.Connection, audit_id: int) -> None:
     """Every later entry is already undone (newest first), so restoring the whole override row
     each frame had before this retag is exact."""
     old = (
@@ -522,11 +446,7 @@ def _undo_retag(conn: sqlite3.Connection, audit_id: int) -> None:
     )
 
 
-def known_values(conn: sqlite3.Connection, field: str) -> list[str]:
-    """The values a field can be set to that the ledger already uses (the retag modal offers them)."""
-    if field == "image_type":
-        return list(FRAME_TYPES)
-    if field == "status":
-        return list(SET_STATUSES)
-    column = FIELDS[field][0]  # target / filter: the tallies hold every name that counts
-    return [r[0] for r in conn.execute(f"SELECT DISTINCT {column} FROM tallies WHERE {column} <> '' ORDER BY 1")]
+def undo_alias(conn: sqlite3.Connection, kind: str, source: str, previous: list | None) -> None:
+    """Put an alias rule back as it was before an audited change ([to_name, source] or None)."""
+    into, origin = previous if previous else (None, "user")
+    _put_alias(conn, kind, source, into, origin)

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from statistics import median
 from typing import NamedTuple
 
-from . import ledger as L
-from .normalize import _CATALOGUE, FLAG_EXPOSURE_IMPOSSIBLE, FLAG_LOC_DISAGREES, INFERRED_NAMES
+from .. import ledger as L
+from ..core.normalize import CATALOGUE, FLAG_EXPOSURE_IMPOSSIBLE, FLAG_LOC_DISAGREES, INFERRED_NAMES
 
 BUCKETS = ("unknown", "suspect", "duplicates", "derived", "rejected", "missing", "unreadable")
 
@@ -37,6 +37,19 @@ MIN_POINTING_DEG = 1.0  # a frame this far from its target's centre (or its FOV,
 MERGE_DEG = 0.2  # two targets whose centres are this close are offered as one
 MIN_FRAMES_FOR_CENTRE = 3  # fewer frames than this have no robust centre to be far from
 FOCRATIO_TOLERANCE = 0.05  # relative
+
+
+# SPEC §4 Unknown: a light (or untyped) frame still lacking target, exposure, date or type, or a
+# mono light without filter, or any value only inferred from folders. Missing/derived excluded.
+# The fields still only inferred: a value the user set by hand is no longer a guess.
+INFERRED_SQL = "(inferred & ~((ov_target IS NOT NULL) | (ov_filter IS NOT NULL) * 2 | (ov_type IS NOT NULL) * 4))"
+UNKNOWN_SQL = f"""
+eff_status IN ('accepted', 'rejected') AND (
+  {INFERRED_SQL} <> 0
+  OR (COALESCE(eff_type, 'LIGHT') = 'LIGHT' AND (
+        eff_target IS NULL OR exposure_s IS NULL OR session_date IS NULL OR eff_type IS NULL
+        OR (s.osc = 0 AND eff_filter IS NULL))))
+"""
 
 
 class BucketFrame(NamedTuple):
@@ -193,7 +206,7 @@ def merge_suggestions(conn: sqlite3.Connection, pointed: list[Pointing] | None =
                 break  # sorted by Dec: nothing further can be close
             sep = separation_deg(ra1, dec1, ra2, dec2)
             if sep <= MERGE_DEG:
-                keep1 = (bool(_CATALOGUE.fullmatch(t1)), n1, t2) > (bool(_CATALOGUE.fullmatch(t2)), n2, t1)
+                keep1 = (bool(CATALOGUE.fullmatch(t1)), n1, t2) > (bool(CATALOGUE.fullmatch(t2)), n2, t1)
                 a, b = ((t2, n2), (t1, n1)) if keep1 else ((t1, n1), (t2, n2))
                 merges.append(Merge(a[0], b[0], sep, a[1], b[1]))
     return sorted(merges, key=lambda m: m.separation_deg)
@@ -221,7 +234,7 @@ def bucket_counts(conn: sqlite3.Connection, pointed: list[Pointing] | None = Non
     by_status = dict(q("SELECT status, count(*) FROM files WHERE status <> 'accepted' GROUP BY status"))
     return {
         "unknown": q(
-            f"SELECT count(*) FROM exposures e JOIN setups s ON s.id = e.setup_id WHERE {L.UNKNOWN_SQL}"
+            f"SELECT count(*) FROM exposures e JOIN setups s ON s.id = e.setup_id WHERE {UNKNOWN_SQL}"
         ).fetchone()[0],
         "suspect": len(suspects(conn, pointed)),
         "duplicates": q(
@@ -256,8 +269,8 @@ def bucket_rows(conn: sqlite3.Connection, name: str) -> list[BucketFrame]:
             (fid, ident, d, n, t, flt, sd, _unknown_why(t, flt, sd, ty, exp, osc, inf))
             for fid, ident, d, n, t, flt, sd, ty, exp, osc, inf in conn.execute(
                 "SELECT f.id, e.identity, d.path, f.name, e.eff_target, e.eff_filter, e.session_date, e.eff_type, "
-                f"e.exposure_s, s.osc, {L.INFERRED_SQL} FROM exposures e JOIN setups s ON s.id = e.setup_id "
-                f"{_ONE_FILE} WHERE {L.UNKNOWN_SQL}"
+                f"e.exposure_s, s.osc, {INFERRED_SQL} FROM exposures e JOIN setups s ON s.id = e.setup_id "
+                f"{_ONE_FILE} WHERE {UNKNOWN_SQL}"
             )
         )
     elif name == "suspect":

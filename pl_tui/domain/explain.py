@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ledger as L
-from . import triage
-from .config import Config
-from .headers import HeaderError, read_header
-from .normalize import (
+from .. import ledger as L
+from ..core.config import Config
+from ..core.globs import Globs
+from ..core.headers import HeaderError, read_header
+from ..core.normalize import (
     FLAG_NAMES,
     INFERRED_DATE,
     INFERRED_FILTER,
@@ -30,7 +31,7 @@ from .normalize import (
     normalize,
     split_name,
 )
-from .scan import Globs
+from . import triage
 
 
 @dataclass(slots=True, frozen=True)
@@ -148,7 +149,7 @@ def _explain(path: str, config: Config, conn: sqlite3.Connection | None) -> Expl
     return ex
 
 
-def _header_fields(ex: Explanation, frame: Frame, cards: dict[str, object], sources: dict[str, str]) -> None:
+def _header_fields(ex: Explanation, frame: Frame, cards: Mapping[str, object], sources: dict[str, str]) -> None:
     for fld in _SHOWN:
         value = getattr(frame, fld)
         if value is None:

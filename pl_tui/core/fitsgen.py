@@ -71,9 +71,7 @@ def _pad(text: str) -> str:
     return text[:CARD].ljust(CARD)
 
 
-def header_bytes(
-    cards: Iterable[Card], naxis: Sequence[int] = (), bitpix: int = 16, encoding: str = "utf-8"
-) -> bytes:
+def header_bytes(cards: Iterable[Card], naxis: Sequence[int] = (), bitpix: int = 16, encoding: str = "utf-8") -> bytes:
     """A primary header: SIMPLE/BITPIX/NAXIS first, the given cards, END, padded to blocks."""
     lines = format_card("SIMPLE", True) + format_card("BITPIX", bitpix)
     lines += format_card("NAXIS", len(naxis))

@@ -26,6 +26,7 @@ import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 BLOCK = 2880
 CARD = 80
@@ -203,7 +204,7 @@ def _parsed_cards(header: bytes) -> list[tuple[str | None, object, bool]]:
         for i, hit in enumerate(parsed):
             if hit is None:
                 parsed[i] = cache[cards[i]] = parse_card(decode_card(cards[i]))
-    return parsed
+    return cast("list[tuple[str | None, object, bool]]", parsed)  # every None was parsed just above
 
 
 def decode_card(card: bytes) -> str:
@@ -354,15 +355,16 @@ def parse_header(header: bytes) -> dict[str, object]:
 def _join_continued(parsed: list[tuple[str | None, object, bool]]) -> dict[str, object]:
     out: dict[str, object] = {}
     long_key: str | None = None  # key whose string value ends in '&' and may continue
-    for key, value, is_str in parsed:
+    for key, value, _is_str in parsed:
         if key is None:
             continue
         if key == "CONTINUE":
-            if long_key is not None and is_str:
+            if long_key is not None:
                 prev = out[long_key]
-                out[long_key] = prev[:-1] + value  # type: ignore[index,operator]
-                if not value.endswith("&"):  # type: ignore[union-attr]
-                    long_key = None
+                if isinstance(prev, str) and isinstance(value, str):
+                    out[long_key] = prev[:-1] + value
+                    if not value.endswith("&"):
+                        long_key = None
             continue
         if key == "END":
             break
@@ -370,7 +372,7 @@ def _join_continued(parsed: list[tuple[str | None, object, bool]]) -> dict[str, 
             long_key = None
             continue
         out[key] = value
-        long_key = key if is_str and value.endswith("&") else None  # type: ignore[union-attr]
+        long_key = key if isinstance(value, str) and value.endswith("&") else None
     return out
 
 

@@ -17,15 +17,15 @@ per setup in Python — there are a handful of setups, not a million.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from . import ledger as L
-from .errors import UserInputError, finite, user_text
+from .. import ledger as L
+from ..core.errors import UserInputError, finite, user_text
+from . import audit
 
 DRIFT_C = 1.0  # a frame this far from its set-point counts as off
 DARK_SET_TEMP_C = 2.0  # a dark matches a light within this set-point difference
@@ -165,11 +165,7 @@ def _set_rule(conn: sqlite3.Connection, key: str, name: str | None, merged_into:
         "name = excluded.name, merged_into = excluded.merged_into",
         (key, name, merged_into),
     )
-    return conn.execute(
-        "INSERT INTO audit (at_ms, action, selection, field, new_value, frame_count, undo) "
-        "VALUES (?, 'rig', ?, ?, ?, 0, ?)",
-        (L.now_ms(), key, what, json.dumps([name, merged_into]), json.dumps(list(previous) if previous else None)),
-    ).lastrowid  # type: ignore[return-value]
+    return audit.record(conn, "rig", key, what, [name, merged_into], 0, undo=list(previous) if previous else None)
 
 
 def rename_rig(conn: sqlite3.Connection, text: str, new_name: str) -> str:
@@ -194,9 +190,8 @@ def merge_rigs(conn: sqlite3.Connection, source_text: str, into_text: str) -> st
     return f"rig {auto_name(source)} merged into {auto_name(into)}"
 
 
-def undo_rule(conn: sqlite3.Connection, key: str, undo: str | None) -> None:
-    """Put a rig's rule back as it was before an audited change (called by retag.undo)."""
-    previous = json.loads(undo) if undo else None
+def undo_rule(conn: sqlite3.Connection, key: str, previous: list | None) -> None:
+    """Put a rig's rule back as it was before an audited change ([name, merged_into] or None)."""
     if previous is None:
         conn.execute("DELETE FROM rig_rules WHERE rig = ?", (key,))
     else:
