@@ -36,7 +36,7 @@ APP_SCAN = """
 import asyncio, json, sys, time
 from pathlib import Path
 from pl_tui.app import PlTuiApp
-from pl_tui.config import Config
+from pl_tui.core.config import Config
 from pl_tui.screens.targets import TargetsScreen
 
 ledger, root = sys.argv[1], sys.argv[2]
