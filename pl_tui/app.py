@@ -36,6 +36,7 @@ from .screens.scan import ScanScreen
 from .screens.targets import TargetsScreen
 from .text import plain
 from .watch import Watcher
+from .widgets.host import Host
 from .widgets.themes import NIGHT, NIGHT_VISION
 
 THEMES = ("textual-dark", "textual-light", NIGHT)
@@ -299,3 +300,8 @@ class PlTuiApp(App[None]):
         )
         for theme in THEMES:
             yield SystemCommand(f"Theme: {theme}", "Switch the colours", partial(setattr, self, "theme", theme))
+
+
+def _hosts_the_screens(app: PlTuiApp) -> Host:
+    """Never called: mypy checks here that the App gives the screens what they ask of it."""
+    return app

@@ -911,7 +911,7 @@ class LedgerWriter:
         row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
         if row:
             return row[0]
-        return self.conn.execute("INSERT INTO roots (path) VALUES (?)", (key,)).lastrowid  # type: ignore[return-value]
+        return new_rowid(self.conn.execute("INSERT INTO roots (path) VALUES (?)", (key,)))
 
     def dir_id(self, path: str, root_id: int) -> int:
         did = self._dirs.get(path)
@@ -922,9 +922,9 @@ class LedgerWriter:
             if row:
                 did = row[0]
             else:
-                did = self.conn.execute("INSERT INTO dirs (root_id, path) VALUES (?, ?)", (root_id, key)).lastrowid
-            self._dirs[path] = did  # type: ignore[assignment]
-        return did  # type: ignore[return-value]
+                did = new_rowid(self.conn.execute("INSERT INTO dirs (root_id, path) VALUES (?, ?)", (root_id, key)))
+            self._dirs[path] = did
+        return did
 
     def files_in_dir(self, dir_id: int) -> dict[str, tuple[int, int | None, int | None, str, int | None]]:
         """name → (file id, size, mtime_ns, status, identity) for one folder."""
@@ -941,8 +941,8 @@ class LedgerWriter:
     def _setup_id(self, setup: tuple) -> int:
         sid = self._setups.get(setup)
         if sid is None:
-            sid = self._setups[setup] = self.conn.execute(_SQL_INSERT_SETUP, setup).lastrowid  # type: ignore[assignment]
-        return sid  # type: ignore[return-value]
+            sid = self._setups[setup] = new_rowid(self.conn.execute(_SQL_INSERT_SETUP, setup))
+        return sid
 
     def _exposure_params(self, rec: FileRecord) -> tuple:
         row = rec.exposure
@@ -967,7 +967,7 @@ class LedgerWriter:
         conn = self.conn
         self._begin()
         readable = [r for r in records if r.exposure is not None]
-        idents = [r.exposure[0] for r in readable]  # type: ignore[index]
+        idents = [r.exposure[0] for r in readable if r.exposure is not None]
         unique = set(idents)
         # An identity that already had files, that comes twice in this batch, or that a file
         # left, needs its best status recomputed; the rest are written correct at once.
@@ -1035,12 +1035,21 @@ def chunks(items: list, n: int) -> Iterator[list]:
 # Scan bookkeeping
 
 
+def new_rowid(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just made (SQLite always sets it after an INSERT)."""
+    rowid = cursor.lastrowid
+    assert rowid is not None
+    return rowid
+
+
 def begin_scan(conn: sqlite3.Connection, roots: Sequence[str]) -> int:
     _close_dead_scans(conn)
-    return conn.execute(
-        "INSERT INTO scans (pid, started_ms, state, roots) VALUES (?, ?, 'running', ?)",
-        (os.getpid(), now_ms(), "\n".join(roots)),
-    ).lastrowid  # type: ignore[return-value]
+    return new_rowid(
+        conn.execute(
+            "INSERT INTO scans (pid, started_ms, state, roots) VALUES (?, ?, 'running', ?)",
+            (os.getpid(), now_ms(), "\n".join(roots)),
+        )
+    )
 
 
 def finish_scan(conn: sqlite3.Connection, scan_id: int, state: str, counts: dict[str, int]) -> None:

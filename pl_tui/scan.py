@@ -306,7 +306,7 @@ def _reader_started(parent_pid: int, nice: int) -> None:
 
 def _has_real_fd(stream: object) -> bool:
     try:
-        return stream.fileno() >= 0  # type: ignore[attr-defined]
+        return bool(stream.fileno() >= 0)  # type: ignore[attr-defined]  # any object: the except decides
     except (AttributeError, OSError, ValueError):
         return False
 
@@ -632,7 +632,7 @@ class _Scan:
                 if did is None:
                     did = known_dirs[d.path] = w.dir_id(d.path, root_id)
                 rejected = folder_rejected or self.reject.file(d.parts, name)
-                retry = same and prev[3] == L.UNREADABLE  # type: ignore[index]
+                retry = same and prev is not None and prev[3] == L.UNREADABLE
                 pend = _Pending(
                     did, name, entry.path, size, mtime, prev[0] if prev else None, prev[4] if prev else None, retry
                 )

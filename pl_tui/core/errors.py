@@ -48,7 +48,7 @@ def finite(value: object, what: str, low: float, high: float | None = None) -> f
     if isinstance(value, bool):
         raise UserInputError(f"{what} must be a number, not {value!r}")
     try:
-        x = float(value)  # type: ignore[arg-type]
+        x = float(value)  # type: ignore[arg-type]  # any value: float() decides, its errors are caught
     except (TypeError, ValueError):
         raise UserInputError(f"{what} must be a number, not {value!r}") from None
     if not math.isfinite(x) or x < low or (high is not None and x > high):

@@ -349,7 +349,7 @@ def parse_header(header: bytes) -> dict[str, object]:
         return _join_continued(parsed)
     out.pop(None, None)  # commentary
     out.pop("END", None)
-    return out  # type: ignore[return-value]
+    return cast("dict[str, object]", out)  # the None key (commentary) is gone
 
 
 def _join_continued(parsed: list[tuple[str | None, object, bool]]) -> dict[str, object]:
@@ -612,7 +612,7 @@ def image_header_of_compressed(cards: dict[str, object]) -> dict[str, object]:
 def fitsio_cards(hdr: object) -> dict[str, object]:
     """A fitsio FITSHDR → {KEYWORD: value} with the same rules as ours (first wins)."""
     out: dict[str, object] = {}
-    for rec in hdr.records():  # type: ignore[attr-defined]
+    for rec in hdr.records():  # type: ignore[attr-defined]  # fitsio has no type hints: a FITSHDR
         name = rec.get("name")
         if not name:
             continue

@@ -917,7 +917,7 @@ def time_unit(comment: str | None) -> tuple[float, str]:
     if comment:
         m = _TIME_UNITS.search(comment)
         if m:
-            i = m.lastindex - 1  # type: ignore[operator]
+            i = (m.lastindex or 1) - 1  # one group of the alternatives matched
             return _UNIT_FACTORS[i], _UNIT_NAMES[i]
     return 1.0, "s"
 

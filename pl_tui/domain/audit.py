@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .. import ledger as L
 
@@ -23,11 +23,11 @@ class AuditRow:
     action: Action
     selection: str  # what was changed: a selection's words, an alias's source name, a rig's key
     field: str  # the fields set ('target,filter'), the alias kind, or 'rename'/'merge'
-    new_value: object
+    new_value: Any  # decoded JSON, as each action recorded it
     frame_count: int
     undone_ms: int | None
-    old_values: object  # a retag's old values with their counts (for the description)
-    undo: object  # what an alias or rig change restores
+    old_values: Any  # a retag's old values with their counts (for the description)
+    undo: Any  # what an alias or rig change restores
 
 
 def record(
@@ -42,22 +42,22 @@ def record(
     undo: object = None,
 ) -> int:
     """Log a change made in the caller's transaction; returns the entry's id."""
-    cur = conn.execute(
-        "INSERT INTO audit (at_ms, action, selection, field, new_value, frame_count, old_values, undo) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            L.now_ms(),
-            action,
-            selection,
-            field,
-            json.dumps(new_value),
-            frame_count,
-            None if old_values is None else json.dumps(old_values),
-            None if undo is None else json.dumps(undo),
-        ),
+    return L.new_rowid(
+        conn.execute(
+            "INSERT INTO audit (at_ms, action, selection, field, new_value, frame_count, old_values, undo) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                L.now_ms(),
+                action,
+                selection,
+                field,
+                json.dumps(new_value),
+                frame_count,
+                None if old_values is None else json.dumps(old_values),
+                None if undo is None else json.dumps(undo),
+            ),
+        )
     )
-    assert cur.lastrowid is not None
-    return cur.lastrowid
 
 
 _SELECT = "SELECT id, at_ms, action, selection, field, new_value, frame_count, undone_ms, old_values, undo FROM audit"

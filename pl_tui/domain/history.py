@@ -31,13 +31,13 @@ class AuditEntry:
 
 def _describe(row: audit.AuditRow) -> str:
     if row.action == "retag":
-        return describe_change(row.field.split(","), row.old_values or [], row.new_value, row.frame_count)  # type: ignore[arg-type]
+        return describe_change(row.field.split(","), row.old_values or [], row.new_value, row.frame_count)
     if row.action == "rig":
         name, merged_into = cast("tuple[str | None, str]", row.new_value)  # what rigs records: [name, merged_into]
         if row.field == "merge":
             return f"rig {auto_name(row.selection)} merged into {auto_name(merged_into)}"
         return f"rig {auto_name(row.selection)} named {name}"
-    old = row.undo[0] if row.undo else NONE_SHOWN  # type: ignore[index]
+    old = row.undo[0] if row.undo else NONE_SHOWN
     new = row.new_value if row.new_value is not None else "(removed)"
     return f"{row.field} alias {row.selection}: {old} → {new}"
 
@@ -60,8 +60,8 @@ def undo(conn: sqlite3.Connection) -> AuditEntry | None:
         if row.action == "retag":
             undo_retag(conn, row.id)
         elif row.action == "rig":
-            undo_rule(conn, row.selection, row.undo)  # type: ignore[arg-type]
+            undo_rule(conn, row.selection, row.undo)
         else:
-            undo_alias(conn, row.field, row.selection, row.undo)  # type: ignore[arg-type]
+            undo_alias(conn, row.field, row.selection, row.undo)
         audit.mark_undone(conn, row.id)
     return _entry(row)

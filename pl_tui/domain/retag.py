@@ -397,7 +397,7 @@ def sync_config_aliases(conn: sqlite3.Connection, config_aliases: Mapping[str, M
                 source, into = _alias_names(kind, a, b)
             except RetagError:
                 continue  # ConfigError is raised on load for malformed tables; a no-op rule is harmless
-            wanted[(kind, source)] = into  # type: ignore[assignment]
+            wanted[(kind, source)] = into  # type: ignore[assignment]  # a config rule always has a target
     current = {(k, f): (t, s) for k, f, t, s in conn.execute("SELECT kind, from_name, to_name, source FROM aliases")}
     changes: list[tuple[str, str, str | None]] = []
     for key, (to_name, source) in current.items():

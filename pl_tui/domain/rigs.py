@@ -83,8 +83,8 @@ def _rules(conn: sqlite3.Connection) -> dict[str, tuple[str | None, str | None]]
 
 def _resolve(key: str, rules: Mapping[str, tuple[str | None, str | None]]) -> str:
     seen = {key}
-    while rules.get(key, (None, None))[1] is not None:
-        key = rules[key][1]  # type: ignore[assignment]
+    while (into := rules.get(key, (None, None))[1]) is not None:
+        key = into
         if key in seen:
             break  # a cycle can only come from hand-edited rules: stop at the first repeat
         seen.add(key)

@@ -41,6 +41,7 @@ from ..domain import retag as R
 from ..domain import triage as T
 from ..widgets.choices import Choice
 from ..widgets.frame_list import FrameList, Group
+from ..widgets.host import host
 from ..widgets.safe import columns, fit, paths_below, plain, relative, safe
 from .inspector import InspectorScreen
 
@@ -165,12 +166,12 @@ class BucketsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="bucket-counts")
     def _count(self) -> None:
-        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+        with L.reading(host(self.app).ledger_path) as conn:
             self.post_message(self.Counted(*T.overview(conn), L.root_paths(conn)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="bucket-rows")
     def _load(self, name: str) -> None:
-        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+        with L.reading(host(self.app).ledger_path) as conn:
             self.post_message(self.BucketLoaded(name, T.bucket_rows(conn, name)))
 
     def on_buckets_screen_counted(self, message: Counted) -> None:
@@ -281,7 +282,7 @@ class BucketsScreen(Screen[None]):
     @work(thread=True, exit_on_error=False, group="write")
     def _write(self, what: str, merge: T.Merge | None = None) -> None:
         try:
-            with L.writing(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+            with L.writing(host(self.app).ledger_path) as conn:
                 if what == "undo":
                     entry = history.undo(conn)
                     text = f"Undid: {entry.description}" if entry else "Nothing to undo"
@@ -387,7 +388,7 @@ class RetagModal(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retag-preview")
     def _preview(self, field: str, text: str) -> None:
-        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+        with L.reading(host(self.app).ledger_path) as conn:
             if self.identities is None:
                 self.identities = R.identities_of_files(conn, self.file_ids)
             known = R.known_values(conn, field)
@@ -420,7 +421,7 @@ class RetagModal(ModalScreen[None]):
         if not text.strip():
             return
         try:
-            with L.writing(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+            with L.writing(host(self.app).ledger_path) as conn:
                 identities = self.identities or R.identities_of_files(conn, self.file_ids)
                 result = R.retag(conn, identities, {field: text}, self.selection)
         except L.LedgerError as e:  # RetagError too
@@ -469,7 +470,7 @@ class AuditModal(ModalScreen[None]):
 
     @work(thread=True, exit_on_error=False)
     def _load(self) -> None:
-        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+        with L.reading(host(self.app).ledger_path) as conn:
             entries = history.audit_log(conn)
         self.app.call_from_thread(self._show, entries)
 

@@ -26,6 +26,7 @@ from textual.widgets import DataTable, Footer, Static
 from .. import ledger as L
 from ..core.headers import HeaderError, iter_cards, read_header
 from ..core.normalize import EXPOSURE_COLUMNS, INFERRED_NAMES, normalize, split_name
+from ..widgets.host import host
 from ..widgets.safe import columns, plain, relative, safe
 
 NARROW = 120  # below this width the panes stack
@@ -151,7 +152,7 @@ class InspectorScreen(Screen[None]):
         """The folders between the file's archive root and the file, the ledger's overrides
         (retags) of its exposure, and the archive roots."""
         try:
-            conn = L.connect(self.app.ledger_path, create=False)  # type: ignore[attr-defined]
+            conn = L.connect(host(self.app).ledger_path, create=False)
         except L.LedgerError:
             return (), {}, []
         folder = os.path.dirname(self.path)

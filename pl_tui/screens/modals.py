@@ -18,6 +18,7 @@ from .. import ledger as L
 from ..domain import rigs as G
 from ..export import ExportError, export_file
 from ..widgets.choices import Choice, Tick
+from ..widgets.host import host
 from ..widgets.safe import columns, hours, plain, progress_bar, safe
 
 SYSTEM_KEYS = ("tab", "shift+tab", "super+c", "ctrl+c")  # Textual's own: not worth a line of the help
@@ -66,13 +67,13 @@ class ExportModal(ModalScreen[tuple[int, str] | None]):
     def _choose_folder(self) -> None:
         """The current folder, unless it lies inside an archive (the export would refuse it):
         then the home folder, then the ledger's folder."""
-        roots = [os.path.realpath(r) for r in L.root_paths_at(self.app.ledger_path)]  # type: ignore[attr-defined]
+        roots = [os.path.realpath(r) for r in L.root_paths_at(host(self.app).ledger_path)]
 
         def inside(folder: Path) -> bool:
             real = os.path.realpath(folder)
             return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
-        ledger_folder = Path(self.app.ledger_path).resolve().parent  # type: ignore[attr-defined]
+        ledger_folder = Path(host(self.app).ledger_path).resolve().parent
         for folder in (Path.cwd(), Path.home(), ledger_folder):
             if not inside(folder):
                 self.post_message(self.FolderChosen(folder))
@@ -116,10 +117,10 @@ class ExportModal(ModalScreen[tuple[int, str] | None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _write(self, report: str, target: str | None, filt: str | None, path: str, force: bool) -> None:
-        app = self.app
+        app = host(self.app)
         fmt = "json" if path.lower().endswith(".json") else "csv"
         try:
-            with L.reading(app.ledger_path) as conn:  # type: ignore[attr-defined]
+            with L.reading(app.ledger_path) as conn:
                 n = export_file(
                     conn,
                     report,
@@ -127,13 +128,14 @@ class ExportModal(ModalScreen[tuple[int, str] | None]):
                     fmt,
                     force,
                     L.FrameFilter(target=target, filter=filt),
-                    astrobin_filters=app.config.astrobin_filters,  # type: ignore[attr-defined]
+                    astrobin_filters=app.config.astrobin_filters,
+                    flat_nights=app.config.flat_nights,  # the calibration matching of `pl-tui calibration`
                 )
         except (ExportError, L.LedgerError, OSError) as e:
             # the core speaks to the CLI ("add --force"); here the same switch is a checkbox
-            app.call_from_thread(self._failed, str(e).replace("add --force", "tick Overwrite"))
+            self.app.call_from_thread(self._failed, str(e).replace("add --force", "tick Overwrite"))
             return
-        app.call_from_thread(self.dismiss, (n, path))
+        self.app.call_from_thread(self.dismiss, (n, path))
 
     def _failed(self, error: str) -> None:
         self.query_one("#export-message", Static).update(safe(error, "bold red"))
@@ -208,7 +210,7 @@ class GoalModal(ModalScreen[bool]):
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _save(self, hours: float) -> None:
         try:
-            with L.writing(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+            with L.writing(host(self.app).ledger_path) as conn:
                 G.set_goal(conn, self.target, self.filter, hours)
         except L.LedgerError as e:
             self.app.call_from_thread(self.query_one("#goal-message", Static).update, safe(str(e), "bold red"))
@@ -247,8 +249,8 @@ class GoalsModal(ModalScreen[tuple[str, str] | None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _load(self) -> None:
-        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
-            self.post_message(self.Loaded(G.goals(conn, self.app.config.goals)))  # type: ignore[attr-defined]
+        with L.reading(host(self.app).ledger_path) as conn:
+            self.post_message(self.Loaded(G.goals(conn, host(self.app).config.goals)))
 
     def on_goals_modal_loaded(self, message: Loaded) -> None:
         self.goals = message.goals

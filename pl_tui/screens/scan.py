@@ -21,6 +21,7 @@ from textual.widgets.data_table import RowDoesNotExist
 
 from ..problems import describe
 from ..scan import ScanProgress, scan
+from ..widgets.host import host
 from ..widgets.safe import lines, plain, safe
 
 NICE = 10  # the scanning thread's priority in the app (keys answered within ~0.1 s on 2 cores)
@@ -189,13 +190,13 @@ class ScanScreen(Screen[ScanProgress | None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="scan")
     def run_scan(self) -> None:
-        app = self.app
-        ledger_path = app.ledger_path  # type: ignore[attr-defined]
+        app = host(self.app)
+        ledger_path = app.ledger_path
         try:
             final = scan(
                 ledger_path,
                 self.archives,
-                app.config,  # type: ignore[attr-defined]
+                app.config,
                 stop=self.stop,
                 progress=self._progressed,
                 # the scanning thread (it shares this process and its GIL) yields to the keys; the
@@ -281,7 +282,7 @@ class ScanScreen(Screen[ScanProgress | None]):
         status.display = content is not None
 
     def _live(self) -> bool:
-        return bool(getattr(self.app, "live", False))
+        return bool(host(self.app).live)
 
     def on_scan_screen_finished(self, message: ScanScreen.Finished) -> None:
         if message.error is not None:

@@ -24,6 +24,7 @@ from textual.widgets.tree import TreeNode
 from .. import ledger as L
 from ..domain import frames
 from ..domain import rigs as G
+from ..widgets.host import host
 from ..widgets.safe import columns, fit, hours, plain, progress_bar, relative, safe
 from .inspector import InspectorScreen
 from .modals import GoalModal, GoalsModal
@@ -217,9 +218,9 @@ class TargetsScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="tree")  # a newer reload wins by its generation
     def _load_tree(self, search: str | None, sort: str, place: Place, generation: int) -> None:
-        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+        with L.reading(host(self.app).ledger_path) as conn:
             rows = sort_summaries(L.target_summaries(conn, search), sort)
-            goals = {(g.target, g.filter): g for g in G.goals(conn, self.app.config.goals)}  # type: ignore[attr-defined]
+            goals = {(g.target, g.filter): g for g in G.goals(conn, host(self.app).config.goals)}
             targets = {s.name for s in rows}
             children: dict[Node, list] = {}
             for node in place.open:  # the open nodes' children, read now rather than one by one
@@ -235,7 +236,7 @@ class TargetsScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="tree-node")
     def _load_node(self, tree_node: TreeNode, node: Node, sort: str, generation: int) -> None:
-        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+        with L.reading(host(self.app).ledger_path) as conn:
             if node.kind == "target":
                 rows: list = sort_summaries(L.filter_summaries(conn, node.target), sort)
             else:
@@ -285,7 +286,7 @@ class TargetsScreen(Screen[None]):
 
     def _header(self, overview: tuple) -> None:
         frames, total_hours, targets = overview
-        live = " · ● live" if getattr(self.app, "live", False) else ""
+        live = " · ● live" if host(self.app).live else ""
         starved = next(iter(sorted(self._goals.values(), key=lambda g: g.fraction)), None)
         hungry = (
             f" · starved: {plain(starved.target)} {plain(starved.filter)} {starved.fraction:.0%} of "
@@ -336,7 +337,7 @@ class TargetsScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="details")  # a stale answer is dropped on arrival
     def _details(self, node: Node) -> None:
-        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+        with L.reading(host(self.app).ledger_path) as conn:
             target, filt = node.target or "-", node.filter
             roots = L.root_paths(conn)
             if node.kind == "night":
@@ -452,10 +453,10 @@ class TargetsScreen(Screen[None]):
         return node.data.target if node.data.target is not None else "-"
 
     def action_export(self) -> None:
-        self.app.action_export()  # type: ignore[attr-defined]
+        host(self.app).action_export()
 
     def action_rescan(self) -> None:
-        self.app.action_rescan()  # type: ignore[attr-defined]
+        host(self.app).action_rescan()
 
     @on(DataTable.RowSelected, "#details-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:

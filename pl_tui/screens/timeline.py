@@ -21,6 +21,7 @@ from textual_plotext import PlotextPlot
 
 from .. import ledger as L
 from ..domain import rigs as G
+from ..widgets.host import host
 from ..widgets.safe import columns, hours, lines, plain, safe
 from ..widgets.themes import CHANGE_LINE, NIGHT, NIGHT_SERIES, register_plotext_night
 
@@ -88,7 +89,8 @@ class TimelineScreen(Screen[None]):
     def _detail(self) -> None:
         """The whole highlighted row of the tab's table: its columns cut long rig names at 80."""
         line = self.query_one("#timeline-detail", Static)
-        tables = self.query_one("#timeline-tabs", TabbedContent).active_pane.query(DataTable)  # type: ignore[union-attr]
+        pane = self.query_one("#timeline-tabs", TabbedContent).active_pane
+        tables = pane.query(DataTable) if pane is not None else None
         table = tables.first() if tables else None
         if table is None or not table.row_count:
             line.display = False
@@ -108,7 +110,7 @@ class TimelineScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _load(self, width: int) -> None:
-        with L.reading(self.app.ledger_path) as conn:  # type: ignore[attr-defined]
+        with L.reading(host(self.app).ledger_path) as conn:
             data = {
                 # about 3 cells a bar: the chart stays readable whatever the number of nights
                 "series": G.night_series(conn, self.target or "-", max_bins=max(8, (width - 10) // 3)),
@@ -121,7 +123,7 @@ class TimelineScreen(Screen[None]):
                 "calibration": G.calibration(
                     conn,
                     self.target,
-                    self.app.config.flat_nights,  # type: ignore[attr-defined]
+                    host(self.app).config.flat_nights,
                 ),
             }
         self.post_message(self.Loaded(data))
@@ -169,8 +171,8 @@ class TimelineScreen(Screen[None]):
             plt.title("no counting frames for this target")
         else:
             positions = [float(i) for i in range(1, len(s.bins) + 1)]
-            # plotext's stacked_bar takes labels=; textual-plotext's typed copy of it says label=
-            plt.stacked_bar(positions, s.hours, labels=[plain(f) for f in s.filters])  # type: ignore[call-arg]
+            names = [plain(f) for f in s.filters]
+            plt.stacked_bar(positions, s.hours, labels=names)  # type: ignore[call-arg]  # plotext: labels=; its stub: label=
             step = max(1, len(s.bins) // 5)  # five dates along the axis, not one per bar
             plt.xticks(positions[::step], s.bins[::step])
             for i in s.rig_changes:

@@ -9,6 +9,7 @@ parsed) after :func:`pl_tui.text.plain` has replaced control characters and unde
 from __future__ import annotations
 
 from rich.text import Text
+from textual.widgets import DataTable
 
 from ..text import plain
 
@@ -22,12 +23,12 @@ def lines(*values: object, style: str = "") -> Text:
     return Text("\n", style=style).join(Text(plain(v)) for v in values)
 
 
-def columns(table: object, *spec: tuple[str, int], title: str | None = None) -> None:
+def columns(table: DataTable[Text], *spec: tuple[str, int], title: str | None = None) -> None:
     """Fixed-width columns for a DataTable (it would measure every cell otherwise)."""
     for name, width in spec:
-        table.add_column(name, width=width)  # type: ignore[attr-defined]
+        table.add_column(name, width=width)
     if title is not None:
-        table.border_title = title  # type: ignore[attr-defined]
+        table.border_title = title
 
 
 def fit(value: object, width: int) -> str:
