@@ -18,7 +18,7 @@ from pathlib import Path
 from .. import ledger as L
 from ..core.config import Config
 from ..core.globs import Globs
-from ..core.headers import HeaderError, read_header
+from ..core.headers import HeaderError, Opener, iter_cards, read_header
 from ..core.normalize import (
     FLAG_NAMES,
     INFERRED_DATE,
@@ -48,6 +48,9 @@ class Explanation:
     verdict: str  # one line: "counts", "does not count: derived (STACKCNT = 16 …)", "unreadable: …"
     fields: list[FieldOrigin] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
+    error: str | None = None  # why the header could not be read
+    root: str | None = None  # the archive root the file lies under, when the ledger knows it
+    cards: list[tuple[str, str]] = field(default_factory=list)  # every card as written, for display
 
 
 _SHOWN = (
@@ -68,18 +71,18 @@ def _root_of(path: str, roots: list[str]) -> str:
     return best or os.sep
 
 
-def explain_file(path: str, config: Config, ledger_path: Path | None = None) -> Explanation:
-    """Everything pl-tui decides about one file, and why."""
+def explain_file(path: str, config: Config, ledger_path: Path | None = None, opener: Opener = os.open) -> Explanation:
+    """Everything pl-tui decides about one file, and why (``opener`` as for the header readers)."""
     path = os.path.abspath(path)
     conn = L.connect(ledger_path, create=False) if ledger_path is not None and Path(ledger_path).exists() else None
     try:
-        return _explain(path, config, conn)
+        return _explain(path, config, conn, opener)
     finally:
         if conn is not None:
             conn.close()
 
 
-def _explain(path: str, config: Config, conn: sqlite3.Connection | None) -> Explanation:
+def _explain(path: str, config: Config, conn: sqlite3.Connection | None, opener: Opener) -> Explanation:
     roots = L.root_paths(conn) if conn is not None else []
     root = _root_of(path, roots)
     parts = (
@@ -89,12 +92,21 @@ def _explain(path: str, config: Config, conn: sqlite3.Connection | None) -> Expl
     )
     parts = tuple(p for p in parts if p != ".")
     name = os.path.basename(path)
+    known_root = root if root != os.sep else None
     try:
-        raw = read_header(path)
+        raw = read_header(path, opener=opener)
     except HeaderError as e:
-        return Explanation(path, False, f"does not count: unreadable: {e}", rules=[f"unreadable: {e}"])
+        why = str(e)
+        return Explanation(
+            path, False, f"does not count: unreadable: {why}", [], [f"unreadable: {why}"], why, known_root
+        )
     frame = normalize(raw.cards, raw.header_bytes, split_name(name), parts, config.night_rule(root), True, raw.size)
-    ex = Explanation(path, False, "")
+    cards = (
+        list(iter_cards(raw.header_bytes))
+        if raw.kind in ("fits", "fits.gz", "fits.fz")
+        else [(k, repr(v)) for k, v in raw.cards.items()]
+    )
+    ex = Explanation(path, False, "", root=known_root, cards=cards)
     rules = ex.rules
     sources = frame.sources or {}
     _header_fields(ex, frame, raw.cards, sources)

@@ -1,5 +1,6 @@
 """Frame inspector: every card of one frame, read live from its file, beside the normalised
-fields and where each came from (the header keyword, the folder, an override, or computed).
+fields and where each came from, and why the frame counts or not — what ``pl-tui explain``
+prints (``domain/explain.py``), on screen.
 
 The two panes share the height; below 120 columns they stack. The line under them shows the
 whole card or field under the cursor, which the columns cut at 80 columns. The file is opened
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -23,9 +23,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from .. import ledger as L
-from ..core.headers import HeaderError, iter_cards, read_header
-from ..core.normalize import EXPOSURE_COLUMNS, INFERRED_NAMES, normalize, split_name
+from ..domain.explain import explain_file
 from ..widgets.host import host
 from ..widgets.safe import columns, plain, relative, safe
 
@@ -43,26 +41,6 @@ def open_regular(path: str, flags: int) -> int:
         os.close(fd)
         raise
     return fd
-
-
-def origin(
-    name: str, sources: dict[str, str], inferred: set[str], overrides: dict[str, object], cards: Mapping[str, object]
-) -> str:
-    """Where a normalised field came from: an override, the folder, the header keyword (also for
-    the raw value a field was normalised from), or computed from other fields."""
-    if name in overrides:
-        return "override"
-    if name in inferred:
-        return "folder"
-    if name in sources:
-        return sources[name]
-    if name.endswith("_raw") and name[:-4] in sources:  # target_raw: the OBJECT card as written
-        return sources[name[:-4]]
-    if name == "sequencer" and "software" in sources:
-        return sources["software"]
-    if name == "osc":
-        return next((k for k in ("BAYERPAT", "COLORTYP") if k in cards), "no BAYERPAT")
-    return "computed"
 
 
 class InspectorScreen(Screen[None]):
@@ -116,7 +94,7 @@ class InspectorScreen(Screen[None]):
             cards.clear(columns=True)
             fields.clear(columns=True)
             columns(cards, ("keyword", 8), ("value / comment (as written)", room - 8 - 4))
-            columns(fields, ("field", 14), ("from", 11), ("value", room - 25 - 6))
+            columns(fields, ("field", 14), ("from", 18), ("value", room - 32 - 6))
             for key, rest in self.cards:
                 cards.add_row(safe(key), safe(rest))
             for name, value, from_ in self.fields:
@@ -124,55 +102,18 @@ class InspectorScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False)
     def read(self) -> None:
-        try:
-            raw = read_header(self.path, opener=open_regular)
-        except HeaderError as e:
-            self.post_message(self.Read([], [], str(e), self._from_ledger()[2]))
+        """What `pl-tui explain` says of the file: the cards as written, each field with where it
+        came from (keyword, unit, folder, retag, alias), and the rules that fired."""
+        app = host(self.app)
+        ex = explain_file(self.path, app.config, app.ledger_path, opener=open_regular)
+        roots = [ex.root] if ex.root else []
+        if ex.error is not None:
+            self.post_message(self.Read([], [], ex.error, roots))
             return
-        cards = (
-            list(iter_cards(raw.header_bytes))
-            if raw.kind in ("fits", "fits.gz")
-            else [(k, repr(v)) for k, v in raw.cards.items()]
-        )
-        parts, overrides, roots = self._from_ledger()
-        frame = normalize(raw.cards, raw.header_bytes, split_name(os.path.basename(self.path)), parts, explain=True)
-        sources = frame.sources or {}
-        inferred = {name for bit, name in INFERRED_NAMES.items() if frame.inferred & bit}
-        fields = []
-        for name in ("date_obs_utc", *EXPOSURE_COLUMNS[1:]):
-            value = getattr(frame, name)
-            if value is None or name in ("t_obs_ms", "inferred", "flags"):
-                continue
-            if name in overrides:  # a retag in the ledger wins over the header
-                value = overrides[name]
-            fields.append((name, value, origin(name, sources, inferred, overrides, raw.cards)))
-        self.post_message(self.Read(cards, fields, None, roots))
-
-    def _from_ledger(self) -> tuple[tuple[str, ...], dict[str, object], list[str]]:
-        """The folders between the file's archive root and the file, the ledger's overrides
-        (retags) of its exposure, and the archive roots."""
-        try:
-            conn = L.connect(host(self.app).ledger_path, create=False)
-        except L.LedgerError:
-            return (), {}, []
-        folder = os.path.dirname(self.path)
-        try:
-            roots = L.root_paths(conn)
-            row = conn.execute(
-                "SELECT e.ov_target, e.ov_filter, e.ov_type, e.ov_status FROM files f "
-                "JOIN dirs d ON d.id = f.dir_id JOIN exposures e ON e.id = f.exposure_id "
-                "WHERE d.path = ? AND f.name = ?",
-                (L.to_db(folder), L.to_db(os.path.basename(self.path))),
-            ).fetchone()
-        finally:
-            conn.close()
-        names = ("target", "filter", "image_type", "status")
-        overrides = {n: v for n, v in zip(names, row or (), strict=False) if v is not None}
-        for root in sorted(roots, key=len, reverse=True):
-            if folder == root or folder.startswith(root.rstrip("/") + "/"):
-                rel = os.path.relpath(folder, root)
-                return (() if rel == "." else tuple(rel.split(os.sep))), overrides, roots
-        return (), overrides, roots
+        fields: list[tuple[str, object, str]] = [("verdict", ex.verdict, "pl-tui")]
+        fields += [(f.name, f.value, f.origin) for f in ex.fields]
+        fields += [("why", rule, "rule") for rule in ex.rules]
+        self.post_message(self.Read(ex.cards, fields, None, roots))
 
     def on_inspector_screen_read(self, message: InspectorScreen.Read) -> None:
         shown = relative(self.path, message.roots)
