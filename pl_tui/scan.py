@@ -624,7 +624,10 @@ class _Scan:
                     self.p.unchanged += 1
                     folder[1] += 1
                     continue
-                if not same and now_ns - mtime < settle_ns:
+                # a file written in the last settle window is still being written; one dated more
+                # than a window ahead is a wrong clock, not a write in progress: read it now (else
+                # every watch tick would wait for it again, for days)
+                if not same and -settle_ns <= now_ns - mtime < settle_ns:
                     self.p.deferred += 1  # still being written: next scan or watch tick
                     folder[1] += 1
                     self._deferred_until_ns = max(self._deferred_until_ns, mtime + settle_ns)

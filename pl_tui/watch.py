@@ -81,12 +81,11 @@ class Watcher:
         self.uses_events = poll_seconds is None and has_change_events(self.roots)
 
     def run(self) -> None:
-        self._scan()
+        first = self._scan()
         if self.uses_events:
-            self._follow_events()
-        else:
-            while not self.stop.wait(self.poll_seconds or DEFAULT_POLL_SECONDS):
-                self._scan()
+            self._follow_events(first)
+        while not self.stop.wait(self.poll_seconds or DEFAULT_POLL_SECONDS):
+            self._scan()
 
     def _scan(self) -> ScanProgress:
         progress = scan(
@@ -102,13 +101,36 @@ class Watcher:
             self.on_scan(progress)
         return progress
 
-    def _follow_events(self) -> None:
+    def _due(self, progress: ScanProgress) -> float | None:
+        """When to scan again for the files a scan found still inside their settle window."""
+        if not progress.deferred:
+            return None
+        wait = self.config.settle_seconds
+        if progress.deferred_until is not None:
+            wait = min(wait, max(0.0, progress.deferred_until - time.time()))
+        return time.monotonic() + wait + 0.2
+
+    def _follow_events(self, first: ScanProgress) -> None:
+        """Scan a settle window after the last change event. Returns (to polling) when events
+        cannot be had: watchfiles failing (a name it cannot decode, a watch limit reached)."""
+        due = self._due(first)  # frames already settling when watching began
+        while not self.stop.is_set():
+            roots = _identities(self.roots)
+            try:
+                due = self._watch_once(roots, due)
+            except Exception:  # watchfiles' own errors (RustInternalError …): keep going by polling
+                return
+            if not self.stop.is_set():
+                due = self._due(self._scan())  # a root came back (remounted, recreated): rescan it
+
+    def _watch_once(self, roots: dict[str, tuple[int, int] | None], due: float | None) -> float | None:
+        """Follow events until stopped or until a root is no longer the folder it was (removed,
+        recreated, a share remounted: its watch would be silently gone)."""
         from watchfiles import watch
 
         settle = max(0.0, self.config.settle_seconds)
-        due: float | None = None  # when the files changed last are old enough to read
         for changes in watch(
-            *self.roots,
+            *[r for r, ident in roots.items() if ident is not None] or self.roots,
             stop_event=self.stop,
             yield_on_timeout=True,
             rust_timeout=250,
@@ -120,6 +142,21 @@ class Watcher:
             if changes:
                 due = now + settle + 0.2
             if due is not None and now >= due and not self.stop.is_set():
-                progress = self._scan()
                 # files still inside their settle window are read on the next pass
-                due = time.monotonic() + settle + 0.2 if progress.deferred else None
+                due = self._due(self._scan())
+            if _identities(self.roots) != roots:
+                return due
+        return due
+
+
+def _identities(roots: Sequence[str]) -> dict[str, tuple[int, int] | None]:
+    """(device, inode) of each root, None where it is missing: a changed one is a new folder."""
+    out: dict[str, tuple[int, int] | None] = {}
+    for r in roots:
+        try:
+            st = os.stat(r)
+        except OSError:
+            out[r] = None
+        else:
+            out[r] = (st.st_dev, st.st_ino)
+    return out

@@ -3,6 +3,8 @@ rewritten in place is read again; network shares fall back to periodic scans."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -100,3 +102,89 @@ def test_scan_watch_usage_errors(tmp_path: Path, capsys) -> None:
         with pytest.raises(SystemExit) as e:
             main(["--ledger", str(tmp_path / "l.sqlite"), *argv])
         assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# Watch mode under hostile conditions: it never dies silently and never spins
+
+
+def _start(archive: Path, ledger: Path, scans: list) -> tuple[threading.Event, threading.Thread, W.Watcher]:
+    stop = threading.Event()
+    watcher = W.Watcher(ledger, [str(archive)], Config(settle_seconds=SETTLE), stop, scans.append, workers=0)
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    return stop, thread, watcher
+
+
+def _end(stop: threading.Event, thread: threading.Thread) -> None:
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive(), "the watcher did not stop"
+
+
+def test_frames_settling_when_watch_starts_are_read_without_another_event(tmp_path: Path) -> None:
+    archive, ledger, scans = tmp_path / "archive", tmp_path / "ledger.sqlite", []
+    write(archive / "M81" / "fresh.fits", "M81", "2024-08-13T21:00:00")  # just written: inside the window
+    stop, thread, _ = _start(archive, ledger, scans)
+    try:
+        wait_until(lambda: frames_of(ledger).get("M81") == 1, SETTLE + 5)
+    finally:
+        _end(stop, thread)
+    assert scans[0].deferred == 1  # the first scan left it for later, and later came by itself
+
+
+def test_a_root_removed_and_recreated_is_watched_again(tmp_path: Path) -> None:
+    archive, ledger, scans = tmp_path / "archive", tmp_path / "ledger.sqlite", []
+    archive.mkdir()
+    stop, thread, watcher = _start(archive, ledger, scans)
+    try:
+        wait_until(lambda: len(scans) >= 1, 10)
+        assert watcher.uses_events
+        shutil.rmtree(archive)  # an unmounted share, a folder moved away and back
+        time.sleep(0.6)
+        archive.mkdir()
+        time.sleep(SETTLE + 1.5)  # every scan the removal caused is over: only events can tell now
+        write(archive / "M81" / "a.fits", "M81", "2024-08-13T21:00:00")
+        wait_until(lambda: frames_of(ledger).get("M81") == 1, SETTLE + 8)
+    finally:
+        _end(stop, thread)
+
+
+def test_a_file_dated_a_month_ahead_is_read_once_not_waited_for_forever(tmp_path: Path) -> None:
+    archive, ledger, scans = tmp_path / "archive", tmp_path / "ledger.sqlite", []
+    future = archive / "M81" / "future.fits"
+    write(future, "M81", "2024-08-13T21:00:00")
+    ahead = time.time() + 30 * 86400  # a NAS with a wrong clock
+    os.utime(future, (ahead, ahead))
+    stop, thread, _ = _start(archive, ledger, scans)
+    try:
+        wait_until(lambda: frames_of(ledger).get("M81") == 1, 5)
+        time.sleep(2.0)
+    finally:
+        _end(stop, thread)
+    assert len(scans) <= 2  # before: a rescan of the whole root every 0.2 s, for a month
+
+
+def test_a_name_watchfiles_cannot_take_falls_back_to_polling(tmp_path: Path, monkeypatch) -> None:
+    """watchfiles dies on some names (not UTF-8) and on full inotify limits: watching goes on
+    by polling instead of stopping silently."""
+    monkeypatch.setattr(W, "DEFAULT_POLL_SECONDS", 0.5)
+    archive, ledger, scans = tmp_path / "archive", tmp_path / "ledger.sqlite", []
+    archive.mkdir()
+    (archive / os.fsdecode(b"M81-\xff")).mkdir()  # a folder name that is not UTF-8
+
+    def broken_watch(*args, **kwargs):
+        raise RuntimeError("WatchfilesRustInternalError: stream did not contain valid UTF-8")
+        yield  # a generator, like watchfiles.watch
+
+    monkeypatch.setattr("watchfiles.watch", broken_watch)
+    stop, thread, _ = _start(archive, ledger, scans)
+    try:
+        wait_until(lambda: len(scans) >= 1, 10)
+        write(archive / os.fsdecode(b"M81-\xff") / "a.fits", "M81", "2024-08-13T21:00:00")
+        st = (archive / os.fsdecode(b"M81-\xff") / "a.fits").stat()
+        os.utime(archive / os.fsdecode(b"M81-\xff") / "a.fits", (st.st_atime, st.st_mtime - 60))
+        wait_until(lambda: frames_of(ledger).get("M81") == 1, 8)
+        assert thread.is_alive()
+    finally:
+        _end(stop, thread)
