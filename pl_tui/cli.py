@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="surrogateescape")
-    # No traceback reaches the user (SPEC §12): what the user typed → 2 with the usage line; the
+    # No traceback reaches the user: what the user typed → 2 with the usage line; the
     # ledger, the config, an export → 1 with one line saying what is wrong and what to do.
     try:
         config = load_config(args.config)

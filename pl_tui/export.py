@@ -2,7 +2,7 @@
 
 Every number comes from the ledger's queries (``ledger.totals``, ``ledger.sessions``,
 ``ledger.iter_frames``); this module only shapes and writes them, so the CLI table, the CSV, the
-JSON and the TUI show the same figures. CSV (SPEC §9): header row first, RFC 4180 quoting, UTF-8
+JSON and the TUI show the same figures. CSV rules: header row first, RFC 4180 quoting, UTF-8
 without BOM, CRLF, '.' decimals, no float noise, an empty field for missing, times ISO 8601 UTC;
 a text cell a spreadsheet would run as a formula gets a leading ``'``. One report reads one
 snapshot of the ledger (one read transaction), even while a retag or a scan commits.

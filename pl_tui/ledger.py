@@ -71,7 +71,7 @@ class LedgerCorrupt(LedgerError):
 
 
 class LedgerInsideArchive(LedgerError):
-    """The ledger would live inside an archive that is scanned (SPEC §12)."""
+    """The ledger would live inside an archive that is scanned."""
 
 
 # How long a write waits for another program that holds the database (a sqlite3 shell, a DB
@@ -377,14 +377,14 @@ CREATE TABLE scans (
   unreadable INTEGER, missing INTEGER, deferred INTEGER
 );
 """,
-    # retag and undo (issue 5): what the audit shows and what undo restores, and a seek for
+    # retag and undo: what the audit shows and what undo restores, and a seek for
     # the frames whose status was set by hand
     2: """
 ALTER TABLE audit ADD COLUMN old_values TEXT;
 ALTER TABLE audit ADD COLUMN undo TEXT;
 CREATE INDEX exposures_status_set ON exposures(ov_status) WHERE ov_status IS NOT NULL;
 """,
-    # rigs and goals (issue 6): the user's names and merges of rigs, and hour goals set in the app
+    # rigs and goals: the user's names and merges of rigs, and hour goals set in the app
     3: """
 CREATE TABLE rig_rules (
   rig TEXT PRIMARY KEY,
@@ -676,7 +676,7 @@ def inside(path: str | os.PathLike[str], roots: Iterable[str]) -> str | None:
 
 def check_ledger_outside(ledger_path: str | os.PathLike[str], roots: Iterable[str]) -> None:
     """Raise LedgerInsideArchive when the ledger (its files: -wal, -shm, .lock) would be written
-    inside one of the archive ``roots`` (SPEC §12: archives are never written)."""
+    inside one of the archive ``roots`` (archives are never written)."""
     # the real path: a ledger that is a symlink has its -wal, -shm and lock beside its target
     holder = inside(os.path.dirname(os.path.realpath(ledger_path)), roots)
     if holder is not None:
@@ -1315,7 +1315,7 @@ class FrameFilter:
     target: str | None = None  # '-' (or ''): frames without a target
     filter: str | None = None  # '-' (or ''): frames without a filter
     status: str | None = None  # accepted, duplicate, rejected, derived, missing, unreadable
-    bucket: str | None = None  # a bucket of SPEC §4 (those the engine decides)
+    bucket: str | None = None  # a bucket (those the engine decides)
     since: str | None = None  # first night, YYYY-MM-DD
     until: str | None = None  # last night, YYYY-MM-DD
 

@@ -1,8 +1,8 @@
 """The scanner: walk archive roots, diff against the ledger, read what is new, write batches.
 
-Owns SPEC §1 (what is picked up, hidden/excluded/rejected paths, symlink loops, the settle
-window, unreadable files with reasons) and the incremental, resumable, cancellable scan of
-§12. Unchanged files cost one ``stat``. New and changed files are read concurrently — worker
+Owns finding frames (what is picked up, hidden/excluded/rejected paths, symlink loops, the settle
+window, unreadable files with reasons) and the incremental, resumable, cancellable scan that
+a kill -9 cannot corrupt. Unchanged files cost one ``stat``. New and changed files are read concurrently — worker
 processes for CPU (parsing is the cost on a warm local disk), several threads in each for
 latency (a NAS answers every open a millisecond late). Results are written in batched
 transactions, so a killed scan loses at most the last batch and the next scan resumes.

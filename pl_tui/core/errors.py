@@ -26,7 +26,7 @@ class UserInputError(PlTuiError, ValueError):
 
 def user_text(text: str) -> str:
     """Text the user typed (a target, a filter, a rig or alias name) as header text is read:
-    UTF-8, else Latin-1 (SPEC §2). The command line hands undecodable bytes over as lone
+    UTF-8, else Latin-1. The command line hands undecodable bytes over as lone
     surrogates, which no header value holds and SQLite cannot store."""
     try:
         text.encode("utf-8")

@@ -1,6 +1,6 @@
 """Raw keywords + path → one normalised :class:`Frame`.
 
-Owns SPEC §2–§6: the keyword fallback table, frame-type / target / filter normalisation, units,
+Owns reading and normalising a header: the keyword fallback table, frame-type / target / filter normalisation, units,
 dates and the astronomical night, pointing in degrees, the folder fallback (values marked
 *inferred*), derived-frame signals, the sequencer and the exposure identity. Pure functions:
 no I/O, no ledger. Missing values are None, never a sentinel.
@@ -60,13 +60,13 @@ SOLAR_OFFSET_TOLERANCE_MIN = 180
 
 FRAME_TYPES = ("LIGHT", "DARK", "FLAT", "BIAS", "DARKFLAT")
 
-# Where the night's UTC offset came from (SPEC §6), in order of preference.
+# Where the night's UTC offset came from, in order of preference.
 NIGHT_BASIS = ("tz", "date-loc", "sitelong", "machine")
 
 
 @dataclass(slots=True, frozen=True)
 class NightRule:
-    """How a UTC instant becomes an astronomical night (SPEC §6)."""
+    """How a UTC instant becomes an astronomical night."""
 
     boundary_hour: float = 12.0
     tz: str | None = None  # the archive's configured IANA zone
@@ -214,7 +214,7 @@ def _int(v: object) -> int | None:
 
 
 def _pick(cards: Mapping[str, object], keys: tuple[str, ...], conv) -> object:
-    """First keyword present whose value converts wins (SPEC §2)."""
+    """First keyword present whose value converts wins."""
     if len(keys) == 1:
         v = cards.get(keys[0])
         return None if v is None else conv(v)
@@ -922,7 +922,7 @@ def time_unit(comment: str | None) -> tuple[float, str]:
     return 1.0, "s"
 
 
-# SPEC §2 keyword table: for each field, its keywords in order; the first usable one wins.
+# The keyword table: for each field, its keywords in order; the first usable one wins.
 KEYWORDS: dict[str, tuple[str, ...]] = {
     "target": ("OBJECT", "OBJNAME"),
     "filter": ("FILTER", "FILTNAME"),

@@ -1,5 +1,5 @@
 """The Frames report's rows: every indexed file with its exposure's effective values, the
-user's rig names and the bucket rules (SPEC §4) as filters — one query for the CLI table, the
+user's rig names and the bucket rules as filters — one query for the CLI table, the
 CSV/JSON exports and the screens. Also the rigs a target's frames were taken with."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ FRAME_COLUMNS = (
 # arcsec per pixel (XPIXSZ is the binned pixel, as capture programs write it); never guessed
 IMAGE_SCALE_SQL = "CASE WHEN s.xpixsz > 0 AND s.focallen_mm > 0 THEN round(s.xpixsz * 206.265 / s.focallen_mm, 3) END"
 
-# A frame's rig, as the user named it (SPEC §8): rigs.setup_rigs maps the few setups to names.
+# A frame's rig, as the user named it: rigs.setup_rigs maps the few setups to names.
 RIG_SQL = "pl_rig(s.id)"
 
 

@@ -1,4 +1,4 @@
-"""Retagging (SPEC §7): the user's corrections, kept in the ledger and never in the files.
+"""Retagging: the user's corrections, kept in the ledger and never in the files.
 
 * **Overrides** set target, filter, frame type or status on any selection of exposures. They
   are keyed by exposure identity, so they survive rescans, moves, renames and new copies.

@@ -1,4 +1,4 @@
-"""Rigs, sequencers and sensor health (SPEC §8), goals, and calibration coverage (§10).
+"""Rigs, sequencers and sensor health, goals, and calibration coverage.
 
 * A **rig** is a camera on an optic: normalised INSTRUME, TELESCOP (or the focal length when
   TELESCOP is missing) and the native pixel size. Binning and readout mode are **configurations**

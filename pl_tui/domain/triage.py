@@ -1,4 +1,4 @@
-"""Triage: the buckets of SPEC §4 — every frame that needs a look, each with why it is there.
+"""Triage: the buckets — every frame that needs a look, each with why it is there.
 
 One definition serves the CLI (``pl-tui buckets``), the Frames report's ``--bucket`` filter,
 ``pl-tui retag --where bucket=…`` and the TUI's Buckets screen, so they always agree.
@@ -39,7 +39,7 @@ MIN_FRAMES_FOR_CENTRE = 3  # fewer frames than this have no robust centre to be 
 FOCRATIO_TOLERANCE = 0.05  # relative
 
 
-# SPEC §4 Unknown: a light (or untyped) frame still lacking target, exposure, date or type, or a
+# Unknown: a light (or untyped) frame still lacking target, exposure, date or type, or a
 # mono light without filter, or any value only inferred from folders. Missing/derived excluded.
 # The fields still only inferred: a value the user set by hand is no longer a guess.
 INFERRED_SQL = "(inferred & ~((ov_target IS NOT NULL) | (ov_filter IS NOT NULL) * 2 | (ov_type IS NOT NULL) * 4))"

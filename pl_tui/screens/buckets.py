@@ -1,4 +1,4 @@
-"""Buckets: every frame that needs a look (SPEC §4), marked by keys and retagged in bulk (§7).
+"""Buckets: every frame that needs a look , marked by keys and retagged in bulk.
 
 A tab per bucket with its count; the frames grouped by folder and night in a Line-API list
 (marking thousands of frames is a set operation); ``r`` opens the retag modal with a live

@@ -1,4 +1,4 @@
-"""Timeline: what an imager plans tonight with (SPEC §8, §10).
+"""Timeline: what an imager plans tonight with.
 
 Tabs: a target's hours per night stacked by filter on a date axis with rig changes marked (per
 week or month when the nights would not fit); the archive's hours per month; gaps ("last imaged
