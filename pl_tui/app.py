@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 from textual.worker_manager import WorkerManager
 
-from . import ledger as L
+from . import ledger
 from .core.config import Config
 from .problems import describe, is_ledger_problem
 from .scan import ScanProgress
@@ -142,8 +142,8 @@ class PlTuiApp(App[None]):
         if not self.ledger_path.exists():
             return
         try:
-            conn = L.connect(self.ledger_path, create=False)
-        except L.LedgerError:
+            conn = ledger.connect(self.ledger_path, create=False)
+        except ledger.LedgerError:
             return
         try:
             stamp = conn.execute(
@@ -170,7 +170,7 @@ class PlTuiApp(App[None]):
             self._live_stop.set()
             self.notify("Live mode off", markup=False, timeout=3)
         else:
-            archives = self.archives or L.root_paths_at(self.ledger_path)
+            archives = self.archives or ledger.root_paths_at(self.ledger_path)
             if not archives:
                 self.notify("Choose an archive first (Rescan)", severity="warning", markup=False)
                 return
@@ -213,8 +213,8 @@ class PlTuiApp(App[None]):
         if not self.ledger_path.exists():
             return False
         try:
-            conn = L.connect(self.ledger_path, create=False)
-        except L.LedgerError:
+            conn = ledger.connect(self.ledger_path, create=False)
+        except ledger.LedgerError:
             return False
         try:
             return conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is not None
@@ -222,8 +222,8 @@ class PlTuiApp(App[None]):
             conn.close()
 
     def target_names(self) -> list[str]:
-        with L.reading(self.ledger_path) as conn:
-            return [s.name for s in L.target_summaries(conn) if s.name]
+        with ledger.reading(self.ledger_path) as conn:
+            return [s.name for s in ledger.target_summaries(conn) if s.name]
 
     # -- scanning
 
@@ -248,7 +248,7 @@ class PlTuiApp(App[None]):
     # -- global actions
 
     def action_rescan(self) -> None:
-        archives = self.archives or L.root_paths_at(self.ledger_path)
+        archives = self.archives or ledger.root_paths_at(self.ledger_path)
         if not archives:
             self.push_screen(ArchiveScreen(), self._archives_chosen)
             return

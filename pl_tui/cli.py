@@ -17,14 +17,11 @@ import threading
 from datetime import date
 from pathlib import Path
 
-from . import __version__
-from . import ledger as L
+from . import __version__, ledger
 from .core.config import Config, ConfigError, check_poll, check_workers, default_ledger_path, load_config
 from .core.errors import PlTuiError, UserInputError
 from .demo import build_demo_archive
-from .domain import history, triage
-from .domain import retag as R
-from .domain import rigs as G
+from .domain import history, retag, rigs, triage
 from .domain.explain import explain_file
 from .domain.triage import BUCKET_COLUMNS, BUCKETS
 from .export import (
@@ -248,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"pl-tui: {e}", sys.stderr)
         return EXIT_ERROR
     except sqlite3.Error as e:  # anything the ledger module did not already turn into a LedgerError
-        say(f"pl-tui: {L.ledger_trouble(_ledger_path(args), e)}", sys.stderr)
+        say(f"pl-tui: {ledger.ledger_trouble(_ledger_path(args), e)}", sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         say("pl-tui: interrupted", sys.stderr)
@@ -427,8 +424,8 @@ def _print_summary(p, ledger_path: Path) -> None:
 # reports
 
 
-def _where(args: argparse.Namespace) -> L.FrameFilter:
-    return L.FrameFilter(
+def _where(args: argparse.Namespace) -> ledger.FrameFilter:
+    return ledger.FrameFilter(
         target=args.target,
         filter=args.filter,
         status=getattr(args, "status", None),
@@ -439,7 +436,7 @@ def _where(args: argparse.Namespace) -> L.FrameFilter:
 
 
 def cmd_report(args: argparse.Namespace, config: Config) -> int:
-    with L.reading(_ledger_path(args)) as conn:
+    with ledger.reading(_ledger_path(args)) as conn:
         if args.format == "table":
             _table(report_columns(args.command), report_rows(conn, args.command, _where(args)))
         else:
@@ -453,7 +450,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("--status and --bucket apply to the frames report")
     if args.report == "astrobin" and not args.target:
         raise UsageError("the astrobin export is for one target: give --target")
-    with L.reading(_ledger_path(args)) as conn:
+    with ledger.reading(_ledger_path(args)) as conn:
         options = {
             "astrobin_filters": config.astrobin_filters,
             "allow_missing_filter_ids": args.allow_missing_filter_ids,
@@ -550,7 +547,7 @@ def _table(columns: tuple[str, ...], rows) -> None:
 
 
 def cmd_buckets(args: argparse.Namespace, config: Config) -> int:
-    with L.reading(_ledger_path(args)) as conn:
+    with ledger.reading(_ledger_path(args)) as conn:
         if args.name is None:
             counts, merges = triage.overview(conn)
             _emit(args.format, ("bucket", "frames"), list(counts.items()))
@@ -587,14 +584,14 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 
 
 def cmd_retag(args: argparse.Namespace, config: Config) -> int:
-    where = R.parse_where(args.where)  # a RetagError is a UserInputError: exit 2
-    changes = {f: R.normalise_value(f, v) for f, v in _pairs(args.changes, "set").items()}
-    with L.writing(_ledger_path(args)) as conn:
-        chosen = R.select(conn, where)
+    where = retag.parse_where(args.where)  # a RetagError is a UserInputError: exit 2
+    changes = {f: retag.normalise_value(f, v) for f, v in _pairs(args.changes, "set").items()}
+    with ledger.writing(_ledger_path(args)) as conn:
+        chosen = retag.select(conn, where)
         if args.dry_run:
-            say(f"would retag {R.preview(conn, chosen, changes).describe(changes)}")
+            say(f"would retag {retag.preview(conn, chosen, changes).describe(changes)}")
             return EXIT_OK
-        result = R.retag(conn, chosen, changes, where.describe())
+        result = retag.retag(conn, chosen, changes, where.describe())
     if result.audit_id is None:
         say(f"no frame changes ({len(chosen)} frames match, all already so)")
     else:
@@ -603,7 +600,7 @@ def cmd_retag(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_undo(args: argparse.Namespace, config: Config) -> int:
-    with L.writing(_ledger_path(args)) as conn:
+    with ledger.writing(_ledger_path(args)) as conn:
         entry = history.undo(conn)
     if entry is None:
         say("nothing to undo")
@@ -614,20 +611,20 @@ def cmd_undo(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_alias(args: argparse.Namespace, config: Config) -> int:
     if args.kind is None:
-        with L.reading(_ledger_path(args)) as conn:
-            rows = [(a.kind, a.from_name, a.to_name, a.source, a.frames) for a in R.aliases(conn)]
+        with ledger.reading(_ledger_path(args)) as conn:
+            rows = [(a.kind, a.from_name, a.to_name, a.source, a.frames) for a in retag.aliases(conn)]
         _emit("table", ("kind", "from", "to", "source", "frames"), rows)
         return EXIT_OK
     if args.from_name is None or (args.to_name is None) != args.remove:
         raise UsageError("alias target|filter FROM TO, or alias target|filter FROM --remove")
-    with L.writing(_ledger_path(args)) as conn:  # a RetagError is a UserInputError: exit 2
-        result = R.set_alias(conn, args.kind, args.from_name, args.to_name)
+    with ledger.writing(_ledger_path(args)) as conn:  # a RetagError is a UserInputError: exit 2
+        result = retag.set_alias(conn, args.kind, args.from_name, args.to_name)
     say(result.description + ("  (revert: pl-tui undo)" if result.audit_id else ""))
     return EXIT_OK
 
 
 def cmd_log(args: argparse.Namespace, config: Config) -> int:
-    with L.reading(_ledger_path(args)) as conn:
+    with ledger.reading(_ledger_path(args)) as conn:
         entries = history.audit_log(conn, limit=10_000)
     rows = [
         (e.id, e.when, e.action, e.selection, e.description, e.frames, "undone" if e.undone_ms else "") for e in entries
@@ -645,21 +642,22 @@ def cmd_rigs(args: argparse.Namespace, config: Config) -> int:
     if len(args.names) != wanted:
         raise UsageError("rigs rename OLD NEW | rigs merge SOURCE INTO | rigs | rigs changes [--target T]")
     if args.action in ("rename", "merge"):
-        with L.writing(_ledger_path(args)) as conn:
-            change = G.rename_rig if args.action == "rename" else G.merge_rigs
+        with ledger.writing(_ledger_path(args)) as conn:
+            change = rigs.rename_rig if args.action == "rename" else rigs.merge_rigs
             say(change(conn, *args.names) + "  (revert: pl-tui undo)")
         return EXIT_OK
-    with L.reading(_ledger_path(args)) as conn:
+    with ledger.reading(_ledger_path(args)) as conn:
         if args.action == "changes":
             changes = [
-                (c.target, c.night, "; ".join(c.before), "; ".join(c.after)) for c in G.rig_changes(conn, args.target)
+                (c.target, c.night, "; ".join(c.before), "; ".join(c.after))
+                for c in rigs.rig_changes(conn, args.target)
             ]
             _emit(args.format, ("target", "night", "before", "after"), changes)
             return EXIT_OK
         rows = [
             (r.name, r.key, ", ".join(f"{k} ({n})" for k, n in r.configurations.items()), r.frames, round(r.hours, 4),
              r.first_night, r.last_night, r.image_scale_text or None)
-            for r in G.rigs(conn)
+            for r in rigs.rigs(conn)
         ]  # fmt: skip
         _emit(
             args.format,
@@ -671,14 +669,14 @@ def cmd_rigs(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_sequencers(args: argparse.Namespace, config: Config) -> int:
-    with L.reading(_ledger_path(args)) as conn:
-        _emit(args.format, ("sequencer", "software", "frame_count"), G.sequencers(conn))
+    with ledger.reading(_ledger_path(args)) as conn:
+        _emit(args.format, ("sequencer", "software", "frame_count"), rigs.sequencers(conn))
     return EXIT_OK
 
 
 def cmd_sensor(args: argparse.Namespace, config: Config) -> int:
-    with L.reading(_ledger_path(args)) as conn:
-        nights = [n for n in G.sensor_nights(conn, args.rig) if n.flagged or not args.flagged]
+    with ledger.reading(_ledger_path(args)) as conn:
+        nights = [n for n in rigs.sensor_nights(conn, args.rig) if n.flagged or not args.flagged]
     rows = [(n.rig, n.night, n.frames, round(n.ccd_temp, 2), n.set_temp, n.off, n.gain, n.offset) for n in nights]
     _emit(args.format, ("rig", "night", "frame_count", "ccd_temp", "set_temp", "frames_off", "gain", "offset"), rows)
     return EXIT_OK
@@ -692,22 +690,25 @@ def cmd_goals(args: argparse.Namespace, config: Config) -> int:
         except ValueError:
             raise UsageError(f"hours must be a number, not {hours_text!r}") from None
         # set_goal refuses NaN, infinities and negative hours (a UserInputError: exit 2)
-        with L.writing(_ledger_path(args)) as conn:
-            G.set_goal(
-                conn, R.normalise_value("target", target) or target, R.normalise_value("filter", filt) or filt, hours
+        with ledger.writing(_ledger_path(args)) as conn:
+            rigs.set_goal(
+                conn,
+                retag.normalise_value("target", target) or target,
+                retag.normalise_value("filter", filt) or filt,
+                hours,
             )
-    with L.reading(_ledger_path(args)) as conn:
+    with ledger.reading(_ledger_path(args)) as conn:
         rows = [
             (g.target, g.filter, g.goal_hours, round(g.hours, 4), round(100 * g.fraction, 1))
-            for g in G.goals(conn, config.goals)
+            for g in rigs.goals(conn, config.goals)
         ]
     _emit(args.format, ("target", "filter", "goal_hours", "total_hours", "percent"), rows)
     return EXIT_OK
 
 
 def cmd_calibration(args: argparse.Namespace, config: Config) -> int:
-    with L.reading(_ledger_path(args)) as conn:
-        sessions = [c for c in G.calibration(conn, args.target, config.flat_nights) if c.missing or not args.missing]
+    with ledger.reading(_ledger_path(args)) as conn:
+        sessions = [c for c in rigs.calibration(conn, args.target, config.flat_nights) if c.missing or not args.missing]
     rows = [
         (c.night, c.target, c.filter, c.camera, c.exposure_s, c.frames, c.darks, c.flats, c.flat_darks, c.biases,
          "; ".join(c.missing))
@@ -788,7 +789,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         print(plain(f"Open it again:  pl-tui --ledger {ledger_path}    (the demo archive: {archive})"))
         return rc
     rc = _run_scan(ledger_path, [str(archive)], demo_config, False, None, True)
-    with L.reading(ledger_path) as conn:
+    with ledger.reading(ledger_path) as conn:
         print()
         _emit("table", report_columns("totals"), report_rows(conn, "totals"))
         print("buckets: " + ", ".join(f"{k} {n}" for k, n in triage.bucket_counts(conn).items()))

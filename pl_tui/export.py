@@ -26,7 +26,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO
 
-from . import ledger as L
+from . import ledger
 from .core.errors import PlTuiError
 from .domain import frames
 from .domain.rigs import calibration
@@ -41,7 +41,7 @@ ASTROBIN_COLUMNS = (
     "bortle", "meanSqm", "meanFwhm", "temperature",
 )  # fmt: skip
 REPORTS = ("frames", "sessions", "totals", "astrobin")
-EVERYTHING = L.EVERY_FRAME
+EVERYTHING = ledger.EVERY_FRAME
 
 
 class ExportError(PlTuiError):
@@ -60,17 +60,17 @@ def report_columns(report: str) -> tuple[str, ...]:
 def report_rows(
     conn: sqlite3.Connection,
     report: str,
-    where: L.FrameFilter = EVERYTHING,
+    where: ledger.FrameFilter = EVERYTHING,
     astrobin_filters: Mapping[str, int] | None = None,
     allow_missing_filter_ids: bool = False,
     flat_nights: int = 0,
 ) -> Iterator[tuple]:
     """Rows of a report in its column order, typed (None for missing). Frames stream."""
     if report == "totals":
-        for t in L.totals(conn, where.target, where.filter, where.since, where.until):
+        for t in ledger.totals(conn, where.target, where.filter, where.since, where.until):
             yield (t.target, t.filter, round(t.total_hours, 4), t.frame_count, t.first_seen, t.last_seen)
     elif report == "sessions":
-        for s in L.sessions(conn, where.target, where.filter, where.since, where.until):
+        for s in ledger.sessions(conn, where.target, where.filter, where.since, where.until):
             yield (s.session_date, s.target, s.filter, s.frame_count, s.total_exposure_s, s.instrume, s.telescop)
     elif report == "frames":
         yield from frames.iter_frames(conn, where)
@@ -173,7 +173,7 @@ def write_report(
     report: str,
     out: IO[str],
     fmt: str = "csv",
-    where: L.FrameFilter = EVERYTHING,
+    where: ledger.FrameFilter = EVERYTHING,
     astrobin_filters: Mapping[str, int] | None = None,
     allow_missing_filter_ids: bool = False,
     flat_nights: int = 0,
@@ -214,7 +214,7 @@ def export_file(
     path: str | os.PathLike[str],
     fmt: str = "csv",
     force: bool = False,
-    where: L.FrameFilter = EVERYTHING,
+    where: ledger.FrameFilter = EVERYTHING,
     astrobin_filters: Mapping[str, int] | None = None,
     allow_missing_filter_ids: bool = False,
     flat_nights: int = 0,
@@ -309,7 +309,7 @@ def _check_destination(conn: sqlite3.Connection, target: Path, force: bool) -> N
         raise ExportError(f"folder {target.parent} does not exist")
     # by device and inode of the folder and each one above it: a symlink, a bind mount or '..'
     # into the archive is the archive
-    holder = L.inside(target.parent, L.root_paths(conn))
+    holder = ledger.inside(target.parent, ledger.root_paths(conn))
     if holder is not None:
         raise ExportError(f"{target} is inside the archive {holder}: pl-tui never writes there; choose another folder")
 

@@ -13,12 +13,12 @@ import sqlite3
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from . import ledger as L
+from . import ledger
 
 
 def describe(error: BaseException, ledger_path: str | os.PathLike[str] | None = None) -> str | None:
     """One line for a problem the user can fix; None for a bug."""
-    if isinstance(error, L.LedgerError):
+    if isinstance(error, ledger.LedgerError):
         return str(error)  # it already says why and what to do
     if isinstance(error, sqlite3.Error):
         return _sqlite(error, ledger_path)
@@ -30,7 +30,7 @@ def describe(error: BaseException, ledger_path: str | os.PathLike[str] | None = 
 
 
 def is_ledger_problem(error: BaseException, ledger_path: str | os.PathLike[str] | None = None) -> bool:
-    if isinstance(error, L.LedgerError | sqlite3.Error):
+    if isinstance(error, ledger.LedgerError | sqlite3.Error):
         return True
     return isinstance(error, OSError) and _on_ledger(error, ledger_path)
 
@@ -56,8 +56,8 @@ def _on_ledger(error: OSError, ledger_path: str | os.PathLike[str] | None) -> bo
     if ledger_path is None or not error.filename:
         return False
     name = os.fspath(error.filename)
-    ledger = os.fspath(ledger_path)
-    return name.startswith(ledger) or Path(name) == Path(ledger).parent
+    ledger_file = os.fspath(ledger_path)
+    return name.startswith(ledger_file) or Path(name) == Path(ledger_file).parent
 
 
 def _os(error: OSError, ledger_path: str | os.PathLike[str] | None) -> str:

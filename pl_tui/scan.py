@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import ledger as L
+from . import ledger
 from .core.config import Config, max_workers
 from .core.globs import Globs
 from .core.headers import HeaderError, Opener, header_kind, read_header
@@ -202,18 +202,18 @@ def read_one(item: Item, rule: NightRule, opener: Opener = os.open) -> Result:
     try:
         raw = read_header(path, kind, opener)
     except HeaderError as e:
-        return L.UNREADABLE, str(e), None
+        return ledger.UNREADABLE, str(e), None
     except Exception as e:
-        return L.UNREADABLE, f"cannot read header: {type(e).__name__}: {e}", None
+        return ledger.UNREADABLE, f"cannot read header: {type(e).__name__}: {e}", None
     try:
         frame = normalize(raw.cards, raw.header_bytes, split_name(name), parts, rule, size=raw.size)
     except Exception as e:
-        return L.UNREADABLE, f"cannot interpret header: {type(e).__name__}: {e}", None
+        return ledger.UNREADABLE, f"cannot interpret header: {type(e).__name__}: {e}", None
     if rejected:
-        return L.REJECTED, "reject folder", exposure_row(frame)
+        return ledger.REJECTED, "reject folder", exposure_row(frame)
     if frame.derived_reason:
-        return L.DERIVED, frame.derived_reason, exposure_row(frame)
-    return L.ACCEPTED, None, exposure_row(frame)
+        return ledger.DERIVED, frame.derived_reason, exposure_row(frame)
+    return ledger.ACCEPTED, None, exposure_row(frame)
 
 
 _thread_pool: cf.ThreadPoolExecutor | None = None
@@ -237,8 +237,8 @@ def _compact(results: list[Result]) -> BatchResult:
         if row is None:
             rows.append((status, reason, None, None))
         else:
-            setup = L.setup_part(row)
-            rows.append((status, reason, setups.setdefault(setup, len(setups)), L.exposure_part(row)))
+            setup = ledger.setup_part(row)
+            rows.append((status, reason, setups.setdefault(setup, len(setups)), ledger.exposure_part(row)))
     return list(setups), rows
 
 
@@ -436,7 +436,7 @@ class _Scan:
         # a TUI answers keys as fast with them at 0 as at 10 (bench/RESULTS.md, App scan benchmark)
         self.readers = _Readers(workers, threads, opener)
         self.in_flight: dict[cf.Future[BatchResult], list[_Pending]] = {}
-        self.to_write: list[L.FileRecord] = []
+        self.to_write: list[ledger.FileRecord] = []
         self.started = time.monotonic()
         self.last_emit = 0.0
         self.last_write = time.monotonic()
@@ -524,10 +524,10 @@ class _Scan:
         self, pend: _Pending, status: str, reason: str | None, row: tuple | None, setup: tuple | None = None
     ) -> None:
         p = self.p
-        if status == L.UNREADABLE:
+        if status == ledger.UNREADABLE:
             p.unreadable += 1
             p.new_unreadable.append((pend.path, reason or ""))
-        if pend.retry and status == L.UNREADABLE:
+        if pend.retry and status == ledger.UNREADABLE:
             p.unchanged += 1
         elif pend.file_id is not None:
             p.changed += 1
@@ -535,7 +535,7 @@ class _Scan:
             p.new += 1
         self._folder_done(pend.path.rpartition(os.sep)[0])
         self.to_write.append(
-            L.FileRecord(
+            ledger.FileRecord(
                 pend.dir_id,
                 pend.name,
                 pend.size,
@@ -570,7 +570,7 @@ class _Scan:
         old_rule = self.conn.execute("SELECT night_rule FROM roots WHERE id = ?", (root_id,)).fetchone()[0]
         force = old_rule is not None and old_rule != rule_key  # nights must be recomputed
         settle_ns = int(self.config.settle_seconds * 1e9)
-        known_dirs = L.dirs_within(self.conn, root)
+        known_dirs = ledger.dirs_within(self.conn, root)
         visited: set[str] = set()
         missing_ids: list[int] = []
         problems_before = len(self.p.problems)
@@ -612,15 +612,15 @@ class _Scan:
                 if st is None:  # recorded as unreadable without reading
                     if did is None:
                         did = known_dirs[d.path] = w.dir_id(d.path, root_id)
-                    still = prev is not None and prev[3] == L.UNREADABLE
+                    still = prev is not None and prev[3] == ledger.UNREADABLE
                     pend = _Pending(
                         did, name, entry.path, 0, 0, prev[0] if prev else None, prev[4] if prev else None, still
                     )
-                    self._record(pend, L.UNREADABLE, reason, None)
+                    self._record(pend, ledger.UNREADABLE, reason, None)
                     continue
                 size, mtime = st.st_size, st.st_mtime_ns
                 same = prev is not None and prev[1] == size and prev[2] == mtime
-                if same and not force and prev is not None and prev[3] not in (L.MISSING, L.UNREADABLE):
+                if same and not force and prev is not None and prev[3] not in (ledger.MISSING, ledger.UNREADABLE):
                     self.p.unchanged += 1
                     folder[1] += 1
                     continue
@@ -635,7 +635,7 @@ class _Scan:
                 if did is None:
                     did = known_dirs[d.path] = w.dir_id(d.path, root_id)
                 rejected = folder_rejected or self.reject.file(d.parts, name)
-                retry = same and prev is not None and prev[3] == L.UNREADABLE
+                retry = same and prev is not None and prev[3] == ledger.UNREADABLE
                 pend = _Pending(
                     did, name, entry.path, size, mtime, prev[0] if prev else None, prev[4] if prev else None, retry
                 )
@@ -643,7 +643,7 @@ class _Scan:
                 self._batch_items.append((entry.path, name, kind, d.parts, rejected))
                 if len(self._batch) >= self.readers.batch_size:
                     self.submit_batch(rule)
-            missing_ids += [rec[0] for n, rec in known.items() if n not in seen and rec[3] != L.MISSING]
+            missing_ids += [rec[0] for n, rec in known.items() if n not in seen and rec[3] != ledger.MISSING]
             self.submit_batch(rule)
             self.collect(block=False)
             self.emit()
@@ -654,7 +654,7 @@ class _Scan:
             if complete and (any_entry or not known_dirs):
                 for path, did in known_dirs.items():
                     if path not in visited:
-                        missing_ids += [rec[0] for rec in w.files_in_dir(did).values() if rec[3] != L.MISSING]
+                        missing_ids += [rec[0] for rec in w.files_in_dir(did).values() if rec[3] != ledger.MISSING]
                 self._pending_missing += missing_ids
                 if plan.whole:  # a folder inside the root, walked alone, leaves the root's stamp as it was
                     self._complete_roots.append((root_id, rule_key))
@@ -667,17 +667,17 @@ class _Scan:
     def run(self) -> ScanProgress:
         if self.nice:
             _lower_priority(self.nice)
-        with L.writer_lock(self.ledger_path, wait=self.wait_for_lock):
-            self.conn = L.connect(self.ledger_path)
+        with ledger.writer_lock(self.ledger_path, wait=self.wait_for_lock):
+            self.conn = ledger.connect(self.ledger_path)
             try:
                 # the config file's [aliases] become ledger rules before any frame is written
                 sync_config_aliases(
                     self.conn, {"target": self.config.target_aliases, "filter": self.config.filter_aliases}
                 )
-                self.writer = L.LedgerWriter(self.conn)
-                self._plans = {p.walk: p for p in L.plan_roots(self.conn, self.roots)}
+                self.writer = ledger.LedgerWriter(self.conn)
+                self._plans = {p.walk: p for p in ledger.plan_roots(self.conn, self.roots)}
                 self.roots = list(self._plans)
-                scan_id = L.begin_scan(self.conn, self.roots)
+                scan_id = ledger.begin_scan(self.conn, self.roots)
                 self._pending_missing: list[int] = []
                 self._complete_roots: list[tuple[int, str]] = []
                 threading.Thread(target=self._count_files, name="pl-tui-census", daemon=True).start()
@@ -711,7 +711,7 @@ class _Scan:
                         )
                 self.writer.commit()
                 self.p.state = "cancelled" if cancelled else "complete"
-                L.finish_scan(self.conn, scan_id, self.p.state, self.p.counts())
+                ledger.finish_scan(self.conn, scan_id, self.p.state, self.p.counts())
                 self.p.done = True
                 self.emit(force=True)
                 return self.p
@@ -743,7 +743,7 @@ def scan(
     run at normal priority, as the CLI's do."""
     config = config or Config()
     root_list = [os.path.abspath(os.path.expanduser(os.fspath(r))) for r in roots]
-    L.check_ledger_outside(ledger_path, root_list)
+    ledger.check_ledger_outside(ledger_path, root_list)
     n_workers = (
         workers if workers is not None else (config.workers if config.workers is not None else _default_workers())
     )
@@ -760,7 +760,7 @@ def scan(
         wait_for_lock,
         nice,
     )
-    with L.sqlite_errors(ledger_path):  # a read-only, full, locked or corrupt ledger: one line
+    with ledger.sqlite_errors(ledger_path):  # a read-only, full, locked or corrupt ledger: one line
         return s.run()
 
 

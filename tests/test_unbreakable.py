@@ -215,9 +215,11 @@ def _wait_for_readers(pid: int, timeout: float = 60) -> None:
 
 @pytest.fixture(scope="module")
 def archive_3000(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Big enough that the scan is still running 0.3 s after its readers start (a 3,000-frame
+    archive no longer is: the scan got faster)."""
     root = tmp_path_factory.mktemp("ctrl-c") / "archive"
     subprocess.run(
-        [sys.executable, str(GEN_ARCHIVE), "--root", str(root), "-n", "3000"], check=True, capture_output=True
+        [sys.executable, str(GEN_ARCHIVE), "--root", str(root), "-n", "20000"], check=True, capture_output=True
     )
     return root
 

@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .. import ledger as L
+from .. import ledger
 
 Action = Literal["retag", "alias", "rig"]
 
@@ -42,12 +42,12 @@ def record(
     undo: object = None,
 ) -> int:
     """Log a change made in the caller's transaction; returns the entry's id."""
-    return L.new_rowid(
+    return ledger.new_rowid(
         conn.execute(
             "INSERT INTO audit (at_ms, action, selection, field, new_value, frame_count, old_values, undo) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                L.now_ms(),
+                ledger.now_ms(),
                 action,
                 selection,
                 field,
@@ -90,4 +90,4 @@ def newest_not_undone(conn: sqlite3.Connection) -> AuditRow | None:
 
 
 def mark_undone(conn: sqlite3.Connection, audit_id: int) -> None:
-    conn.execute("UPDATE audit SET undone_ms = ? WHERE id = ?", (L.now_ms(), audit_id))
+    conn.execute("UPDATE audit SET undone_ms = ? WHERE id = ?", (ledger.now_ms(), audit_id))

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import ledger as L
+from .. import ledger
 from ..core.config import Config
 from ..core.globs import Globs
 from ..core.headers import HeaderError, Opener, iter_cards, read_header
@@ -74,7 +74,7 @@ def _root_of(path: str, roots: list[str]) -> str:
 def explain_file(path: str, config: Config, ledger_path: Path | None = None, opener: Opener = os.open) -> Explanation:
     """Everything pl-tui decides about one file, and why (``opener`` as for the header readers)."""
     path = os.path.abspath(path)
-    conn = L.connect(ledger_path, create=False) if ledger_path is not None and Path(ledger_path).exists() else None
+    conn = ledger.connect(ledger_path, create=False) if ledger_path is not None and Path(ledger_path).exists() else None
     try:
         return _explain(path, config, conn, opener)
     finally:
@@ -83,7 +83,7 @@ def explain_file(path: str, config: Config, ledger_path: Path | None = None, ope
 
 
 def _explain(path: str, config: Config, conn: sqlite3.Connection | None, opener: Opener) -> Explanation:
-    roots = L.root_paths(conn) if conn is not None else []
+    roots = ledger.root_paths(conn) if conn is not None else []
     root = _root_of(path, roots)
     parts = (
         tuple(Path(os.path.relpath(os.path.dirname(path), root)).parts)
@@ -193,7 +193,7 @@ def _ledger_facts(
     """Overrides, aliases, copies and suspect checks from the ledger; (effective type, status)."""
     row = conn.execute(
         "SELECT f.id, f.identity, f.status FROM files f JOIN dirs d ON d.id = f.dir_id WHERE d.path = ? AND f.name = ?",
-        (L.to_db(os.path.dirname(path)), L.to_db(os.path.basename(path))),
+        (ledger.to_db(os.path.dirname(path)), ledger.to_db(os.path.basename(path))),
     ).fetchone()
     if row is None:
         ex.rules.append("not in the ledger yet: scan its archive to count it")
@@ -235,14 +235,14 @@ def _ledger_facts(
         _replace(ex, "image_type", eff_type, "retag (pl-tui undo reverts it)")
     if ov_status is not None:
         ex.rules.append(f"status set by a retag: {ov_status}")
-    shown = eff_status if file_status not in (L.MISSING, L.UNREADABLE) else file_status
+    shown = eff_status if file_status not in (ledger.MISSING, ledger.UNREADABLE) else file_status
     counted = conn.execute(
         "SELECT d.path, f.name FROM files f JOIN dirs d ON d.id = f.dir_id WHERE f.identity = ? AND f.id <> ? "
         "AND f.status NOT IN ('missing', 'unreadable') AND f.id < ? ORDER BY f.id LIMIT 1",
         (identity, file_id, file_id),
     ).fetchone()
     if counted is not None and shown == "accepted":
-        ex.rules.append(f"copy of {L.join_path(*counted)}: the same exposure counts once, there")
+        ex.rules.append(f"copy of {ledger.join_path(*counted)}: the same exposure counts once, there")
         shown = "duplicate (a copy of a frame that counts)"
     reason = triage.suspects(conn).get(identity)
     if reason:

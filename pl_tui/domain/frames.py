@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
-from .. import ledger as L
+from .. import ledger
 from ..core.errors import user_text
 from ..core.normalize import INFERRED_NAMES
 from .rigs import setup_rigs
@@ -33,9 +33,9 @@ def _with_rig_names(conn: sqlite3.Connection) -> None:
 
 
 _FRAME_SELECT = f"""
-SELECT f.id, d.path, f.name, e.eff_target, e.eff_filter, e.exposure_s, e.eff_type, {L.UTC_SQL},
+SELECT f.id, d.path, f.name, e.eff_target, e.eff_filter, e.exposure_s, e.eff_type, {ledger.UTC_SQL},
        s.instrume, s.telescop, s.focallen_mm, s.xbinning, s.gain, e.ccd_temp,
-       e.session_date, {L.SHOWN_STATUS_SQL}, {RIG_SQL}, s.sequencer, e.night_basis, f.reason, e.inferred,
+       e.session_date, {ledger.SHOWN_STATUS_SQL}, {RIG_SQL}, s.sequencer, e.night_basis, f.reason, e.inferred,
        {IMAGE_SCALE_SQL}, e.fwhm_arcsec, e.sky_quality, e.ambient_temp
 FROM files f JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.id = f.exposure_id
 LEFT JOIN setups s ON s.id = e.setup_id
@@ -53,14 +53,16 @@ BUCKET_STATUS = {
 }
 
 
-def iter_frames(conn: sqlite3.Connection, where: L.FrameFilter = L.EVERY_FRAME, page: int = 5000) -> Iterator[tuple]:
+def iter_frames(
+    conn: sqlite3.Connection, where: ledger.FrameFilter = ledger.EVERY_FRAME, page: int = 5000
+) -> Iterator[tuple]:
     """Every indexed file as a Frames row (FRAME_COLUMNS), streamed by keyset pages of file id:
     constant memory whatever the ledger's size."""
     clauses, params = [], []
     for column, value in (("e.eff_target", where.target), ("e.eff_filter", where.filter)):
         if value is None:
             continue
-        if L.tally_key(value) == "":  # frames that have none (not files that have no header at all)
+        if ledger.tally_key(value) == "":  # frames that have none (not files that have no header at all)
             clauses.append(f"e.identity IS NOT NULL AND {column} IS NULL")
         else:
             clauses.append(f"{column} = ?")
@@ -78,9 +80,9 @@ def iter_frames(conn: sqlite3.Connection, where: L.FrameFilter = L.EVERY_FRAME, 
         chosen = suspects(conn)
         conn.create_function("pl_suspect", 1, chosen.__contains__, deterministic=True)
         clauses.append("pl_suspect(e.identity)")
-        if status not in (None, L.ACCEPTED):
+        if status not in (None, ledger.ACCEPTED):
             return
-        status = L.ACCEPTED
+        status = ledger.ACCEPTED
     elif where.bucket is not None:
         if status is not None and status != BUCKET_STATUS[where.bucket]:
             return
@@ -94,7 +96,7 @@ def iter_frames(conn: sqlite3.Connection, where: L.FrameFilter = L.EVERY_FRAME, 
             if status is None or r[_STATUS_COLUMN] == status:
                 inferred = r[_INFERRED_COLUMN]
                 yield (
-                    L.join_path(r[1], r[2]),
+                    ledger.join_path(r[1], r[2]),
                     *r[3:_INFERRED_COLUMN],
                     ";".join(n for bit, n in INFERRED_NAMES.items() if inferred & bit) if inferred else None,
                     *r[_INFERRED_COLUMN + 1 :],
@@ -106,7 +108,7 @@ def iter_frames(conn: sqlite3.Connection, where: L.FrameFilter = L.EVERY_FRAME, 
 
 def rigs_used(conn: sqlite3.Connection, target: str | None, filter: str | None = None) -> list[tuple[str, int, float]]:
     """(rig, frames, hours) of a target's counting frames, most hours first."""
-    where, params = L.where_clause(target if target is not None else "-", filter, None, None, "t.")
+    where, params = ledger.where_clause(target if target is not None else "-", filter, None, None, "t.")
     _with_rig_names(conn)
     rows = conn.execute(
         f"SELECT {RIG_SQL}, SUM(t.frame_count), SUM(t.total_us) FROM tallies t JOIN setups s ON s.id = t.setup_id"

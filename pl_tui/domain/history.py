@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import cast
 
-from .. import ledger as L
+from .. import ledger
 from . import audit
 from .retag import NONE_SHOWN, describe_change, undo_alias, undo_retag
 from .rigs import auto_name, undo_rule
@@ -53,7 +53,7 @@ def audit_log(conn: sqlite3.Connection, limit: int = 200) -> list[AuditEntry]:
 
 def undo(conn: sqlite3.Connection) -> AuditEntry | None:
     """Revert the newest entry not yet undone (None when there is nothing to undo)."""
-    with L.transaction(conn):
+    with ledger.transaction(conn):
         row = audit.newest_not_undone(conn)
         if row is None:
             return None

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from .. import ledger as L
+from .. import ledger
 from ..core.errors import UserInputError, user_text
 from ..core.normalize import FRAME_TYPES, normalize_filter, normalize_image_type, normalize_target
 from . import audit
@@ -38,7 +38,7 @@ CLEAR = "-"  # --set target=- drops the override: the header's (or alias's) valu
 NONE_SHOWN = "(none)"
 
 
-class RetagError(UserInputError, L.LedgerError):
+class RetagError(UserInputError, ledger.LedgerError):
     """A value or selection that cannot be used; str() says which and what is allowed. Also a
     LedgerError: callers that catch that still show it (new code catches UserInputError)."""
 
@@ -156,7 +156,7 @@ def select(conn: sqlite3.Connection, where: Where) -> set[int]:
 def identities_of_files(conn: sqlite3.Connection, file_ids: Iterable[int]) -> set[int]:
     """The exposures behind some files (the TUI marks files; a retag changes their exposures)."""
     out: set[int] = set()
-    for chunk in L.chunks(list(file_ids), 500):
+    for chunk in ledger.chunks(list(file_ids), 500):
         marks = ",".join("?" * len(chunk))
         out.update(
             r[0]
@@ -244,7 +244,7 @@ def retag(
         raise RetagError("nothing to set")
     changes = {f: normalise_value(f, v) for f, v in changes.items()}
     values = list(changes.values())
-    with L.transaction(conn):
+    with ledger.transaction(conn):
         _load_selection(conn, identities)
         conn.execute(
             f"DELETE FROM pl_sel WHERE identity NOT IN (SELECT identity FROM exposures WHERE "
@@ -333,7 +333,7 @@ def _put_alias(conn: sqlite3.Connection, kind: str, source: str, into: str | Non
             "INSERT INTO aliases (kind, from_name, to_name, source, created_ms) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (kind, from_name) DO UPDATE SET to_name = excluded.to_name, source = excluded.source, "
             "created_ms = excluded.created_ms",
-            (kind, source, into, origin, L.now_ms()),
+            (kind, source, into, origin, ledger.now_ms()),
         )
     _apply_alias(conn, kind, source, into)
 
@@ -350,7 +350,7 @@ def set_alias(conn: sqlite3.Connection, kind: str, from_text: str, to_text: str 
     """``alias target "Andromeda Galaxy" M31`` (to_text None: remove the rule). One audit entry;
     the description gives the before/after counts."""
     source, into = _alias_names(kind, from_text, to_text)
-    with L.transaction(conn):
+    with ledger.transaction(conn):
         row = conn.execute(
             "SELECT to_name, source FROM aliases WHERE kind = ? AND from_name = ?", (kind, source)
         ).fetchone()
@@ -408,7 +408,7 @@ def sync_config_aliases(conn: sqlite3.Connection, config_aliases: Mapping[str, M
             changes.append((*key, to_name))
     if not changes:
         return 0
-    with L.transaction(conn):
+    with ledger.transaction(conn):
         for kind, source, into in changes:
             _put_alias(conn, kind, source, into, "config")
     return len(changes)

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from .. import ledger as L
+from .. import ledger
 from ..core.errors import UserInputError, finite, user_text
 from . import audit
 
@@ -139,7 +139,7 @@ def rigs(conn: sqlite3.Connection) -> list[Rig]:
     return sorted((r for r in found.values() if r.frames), key=lambda r: (-r.hours, r.name))
 
 
-class RigError(UserInputError, L.LedgerError):
+class RigError(UserInputError, ledger.LedgerError):
     """A rig name or goal that cannot be used. Also a LedgerError: callers that catch that still
     show it (new code catches UserInputError)."""
 
@@ -172,7 +172,7 @@ def rename_rig(conn: sqlite3.Connection, text: str, new_name: str) -> str:
     new_name = _clean(user_text(new_name)) or ""
     if not new_name:
         raise RigError("a rig needs a name")
-    with L.transaction(conn):
+    with ledger.transaction(conn):
         key = find_rig(conn, text)
         merged = _rules(conn).get(key, (None, None))[1]
         _set_rule(conn, key, new_name, merged, "rename")
@@ -181,7 +181,7 @@ def rename_rig(conn: sqlite3.Connection, text: str, new_name: str) -> str:
 
 def merge_rigs(conn: sqlite3.Connection, source_text: str, into_text: str) -> str:
     """The same rig under two fingerprints (a renamed camera driver, TELESCOP typed two ways)."""
-    with L.transaction(conn):
+    with ledger.transaction(conn):
         source, into = find_rig(conn, source_text), find_rig(conn, into_text)
         if source == into:
             raise RigError("that is the same rig")
@@ -328,7 +328,7 @@ def set_goal(conn: sqlite3.Connection, target: str, filt: str, hours: float | No
         except UserInputError as e:
             raise RigError(str(e)) from None
     target, filt = user_text(target), user_text(filt)
-    with L.transaction(conn):
+    with ledger.transaction(conn):
         if not hours:
             conn.execute("DELETE FROM goals WHERE target = ? AND filter = ?", (target, filt))
         else:
@@ -486,7 +486,7 @@ def night_series(conn: sqlite3.Connection, target: str, max_bins: int = 40) -> S
     rows = conn.execute(
         "SELECT session_date, filter, sum(total_us) FROM tallies WHERE target = ? AND session_date <> '' "
         "GROUP BY session_date, filter ORDER BY session_date",
-        (L.tally_key(target),),
+        (ledger.tally_key(target),),
     ).fetchall()
     filters = sorted({r[1] for r in rows})
     if not rows:

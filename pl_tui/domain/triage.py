@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from statistics import median
 from typing import NamedTuple
 
-from .. import ledger as L
+from .. import ledger
 from ..core.normalize import CATALOGUE, FLAG_EXPOSURE_IMPOSSIBLE, FLAG_LOC_DISAGREES, INFERRED_NAMES
 
 BUCKETS = ("unknown", "suspect", "duplicates", "derived", "rejected", "missing", "unreadable")
@@ -66,7 +66,7 @@ class BucketFrame(NamedTuple):
 
     @property
     def path(self) -> str:
-        return L.join_path(self.folder, self.name)
+        return ledger.join_path(self.folder, self.name)
 
 
 BUCKET_COLUMNS = ("path", "target", "filter", "session_date", "why")
@@ -238,12 +238,12 @@ def bucket_counts(conn: sqlite3.Connection, pointed: list[Pointing] | None = Non
         ).fetchone()[0],
         "suspect": len(suspects(conn, pointed)),
         "duplicates": q(
-            f"SELECT count(*) FROM files f JOIN exposures e ON e.id = f.exposure_id WHERE {L.DUPLICATE_SQL}"
+            f"SELECT count(*) FROM files f JOIN exposures e ON e.id = f.exposure_id WHERE {ledger.DUPLICATE_SQL}"
         ).fetchone()[0],
-        "derived": _count(conn, _BY_STATUS, L.DERIVED),
-        "rejected": _count(conn, _BY_STATUS, L.REJECTED),
-        "missing": by_status.get(L.MISSING, 0),
-        "unreadable": by_status.get(L.UNREADABLE, 0),
+        "derived": _count(conn, _BY_STATUS, ledger.DERIVED),
+        "rejected": _count(conn, _BY_STATUS, ledger.REJECTED),
+        "missing": by_status.get(ledger.MISSING, 0),
+        "unreadable": by_status.get(ledger.UNREADABLE, 0),
     }
 
 
@@ -254,7 +254,7 @@ SELECT f.id, e.identity, d.path, f.name, e.eff_target, e.eff_filter, e.session_d
 FROM files f JOIN dirs d ON d.id = f.dir_id LEFT JOIN exposures e ON e.id = f.exposure_id
 WHERE f.id IN (SELECT id FROM files WHERE status = ?1
                UNION ALL SELECT g.id FROM exposures x JOIN files g ON g.exposure_id = x.id WHERE x.ov_status = ?1)
-  AND {L.SHOWN_STATUS_SQL} = ?1
+  AND {ledger.SHOWN_STATUS_SQL} = ?1
 """
 
 
@@ -276,7 +276,7 @@ def bucket_rows(conn: sqlite3.Connection, name: str) -> list[BucketFrame]:
     elif name == "suspect":
         why = suspects(conn)
         rows = []
-        for chunk in L.chunks(list(why), 500):
+        for chunk in ledger.chunks(list(why), 500):
             rows += [
                 (*r, why[r[1]])
                 for r in conn.execute(
@@ -287,13 +287,13 @@ def bucket_rows(conn: sqlite3.Connection, name: str) -> list[BucketFrame]:
             ]
     elif name == "duplicates":
         rows = (
-            (fid, ident, d, n, t, flt, sd, f"copy of {L.join_path(cd, cn)}")
+            (fid, ident, d, n, t, flt, sd, f"copy of {ledger.join_path(cd, cn)}")
             for fid, ident, d, n, t, flt, sd, cd, cn in conn.execute(
                 "SELECT f.id, e.identity, d.path, f.name, e.eff_target, e.eff_filter, e.session_date, cd.path, c.name "
                 "FROM files f JOIN exposures e ON e.id = f.exposure_id JOIN dirs d ON d.id = f.dir_id "
                 "JOIN files c ON c.id = (SELECT min(g.id) FROM files g WHERE g.identity = f.identity "
                 "  AND g.status NOT IN ('missing', 'unreadable') AND (g.status = e.status OR e.ov_status IS NOT NULL)) "
-                f"JOIN dirs cd ON cd.id = c.dir_id WHERE {L.DUPLICATE_SQL}"
+                f"JOIN dirs cd ON cd.id = c.dir_id WHERE {ledger.DUPLICATE_SQL}"
             )
         )
     elif name in ("derived", "rejected"):
@@ -308,7 +308,8 @@ def bucket_rows(conn: sqlite3.Connection, name: str) -> list[BucketFrame]:
     else:
         raise ValueError(f"unknown bucket {name!r}")
     out = [
-        BucketFrame(fid, ident, L.from_db(d), L.from_db(n), t, f, sd, why) for fid, ident, d, n, t, f, sd, why in rows
+        BucketFrame(fid, ident, ledger.from_db(d), ledger.from_db(n), t, f, sd, why)
+        for fid, ident, d, n, t, f, sd, why in rows
     ]
     out.sort(key=lambda r: (r.folder, r.session_date or "", r.name))
     return out

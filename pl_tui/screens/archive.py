@@ -26,7 +26,7 @@ from textual.suggester import Suggester
 from textual.widgets import DirectoryTree, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from .. import ledger as L
+from .. import ledger
 from ..widgets.host import host
 from ..widgets.safe import plain, safe
 from .modals import ConfirmModal
@@ -160,7 +160,7 @@ class ArchiveScreen(Screen[list[str] | None]):
         self.query_one("#archive-tree", FolderTree).border_title = "Folders (Enter opens, a adds)"
         recent = self.query_one("#archive-recent", OptionList)
         recent.border_title = "Recent archives (Enter adds)"
-        self.recent = L.root_paths_at(host(self.app).ledger_path)
+        self.recent = ledger.root_paths_at(host(self.app).ledger_path)
         for path in self.recent:
             recent.add_option(Option(safe(shown(path))))
         if not self.recent:

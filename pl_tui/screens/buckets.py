@@ -35,10 +35,8 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 
-from .. import ledger as L
-from ..domain import history
-from ..domain import retag as R
-from ..domain import triage as T
+from .. import ledger
+from ..domain import history, retag, triage
 from ..widgets.choices import Choice
 from ..widgets.frame_list import FrameList, Group
 from ..widgets.host import host
@@ -75,12 +73,12 @@ def tab_labels(counts: dict[str, int], width: int) -> tuple[dict[str, str], bool
     tight = False
 
     def labels() -> dict[str, str]:
-        return {name: f"{titles[name]} {number(counts.get(name, 0))}" for name in T.BUCKETS}
+        return {name: f"{titles[name]} {number(counts.get(name, 0))}" for name in triage.BUCKETS}
 
     def fits() -> bool:
         return sum(len(label) + (1 if tight else 2) for label in labels().values()) <= width - 2
 
-    for name in sorted(T.BUCKETS, key=lambda n: -len(TITLES[n])):
+    for name in sorted(triage.BUCKETS, key=lambda n: -len(TITLES[n])):
         if fits():
             return labels(), tight
         titles[name] = SHORT_TITLES[name]
@@ -106,7 +104,7 @@ class BucketsScreen(Screen[None]):
     BINDINGS = [
         Binding("left", "tab(-1)", "Prev bucket", show=False),
         Binding("right", "tab(1)", "Next bucket", show=False),
-        *(Binding(str(i + 1), f"bucket('{name}')", TITLES[name], show=False) for i, name in enumerate(T.BUCKETS)),
+        *(Binding(str(i + 1), f"bucket('{name}')", TITLES[name], show=False) for i, name in enumerate(triage.BUCKETS)),
         Binding("r", "retag", "Retag"),
         Binding("ctrl+z", "undo", "Undo"),
         Binding("l", "log", "Log"),
@@ -118,12 +116,12 @@ class BucketsScreen(Screen[None]):
     ]
 
     class Counted(Message):
-        def __init__(self, counts: dict[str, int], merges: list[T.Merge], roots: list[str]) -> None:
+        def __init__(self, counts: dict[str, int], merges: list[triage.Merge], roots: list[str]) -> None:
             super().__init__()
             self.counts, self.merges, self.roots = counts, merges, roots
 
     class BucketLoaded(Message):
-        def __init__(self, name: str, frames: list[T.BucketFrame]) -> None:
+        def __init__(self, name: str, frames: list[triage.BucketFrame]) -> None:
             super().__init__()
             self.name, self.frames = name, frames
 
@@ -137,13 +135,13 @@ class BucketsScreen(Screen[None]):
     def __init__(self, bucket: str = "unknown") -> None:
         super().__init__()
         self.bucket = bucket
-        self.merges: list[T.Merge] = []
+        self.merges: list[triage.Merge] = []
         self.counts: dict[str, int] = {}
         self.roots: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="buckets-header")
-        yield Tabs(*(Tab(TITLES[n], id=n) for n in T.BUCKETS), active=self.bucket, id="buckets-tabs")
+        yield Tabs(*(Tab(TITLES[n], id=n) for n in triage.BUCKETS), active=self.bucket, id="buckets-tabs")
         yield FrameList(id="buckets-list")
         yield Static(id="buckets-why")
         yield Static(id="buckets-status")
@@ -166,13 +164,13 @@ class BucketsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="bucket-counts")
     def _count(self) -> None:
-        with L.reading(host(self.app).ledger_path) as conn:
-            self.post_message(self.Counted(*T.overview(conn), L.root_paths(conn)))
+        with ledger.reading(host(self.app).ledger_path) as conn:
+            self.post_message(self.Counted(*triage.overview(conn), ledger.root_paths(conn)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="bucket-rows")
     def _load(self, name: str) -> None:
-        with L.reading(host(self.app).ledger_path) as conn:
-            self.post_message(self.BucketLoaded(name, T.bucket_rows(conn, name)))
+        with ledger.reading(host(self.app).ledger_path) as conn:
+            self.post_message(self.BucketLoaded(name, triage.bucket_rows(conn, name)))
 
     def on_buckets_screen_counted(self, message: Counted) -> None:
         self.counts = message.counts
@@ -216,8 +214,8 @@ class BucketsScreen(Screen[None]):
         self.query_one(FrameList).focus()
 
     def action_tab(self, step: int) -> None:
-        i = T.BUCKETS.index(self.bucket)
-        self.action_bucket(T.BUCKETS[(i + step) % len(T.BUCKETS)])
+        i = triage.BUCKETS.index(self.bucket)
+        self.action_bucket(triage.BUCKETS[(i + step) % len(triage.BUCKETS)])
 
     def action_bucket(self, name: str) -> None:
         self.query_one("#buckets-tabs", Tabs).active = name
@@ -228,7 +226,7 @@ class BucketsScreen(Screen[None]):
     def _cursor_moved(self, event: FrameList.CursorMoved) -> None:
         self._why(event.frame, event.group)
 
-    def _why(self, frame: T.BucketFrame | None, group: Group | None) -> None:
+    def _why(self, frame: triage.BucketFrame | None, group: Group | None) -> None:
         why = self.query_one("#buckets-why", Static)
         if frame is not None:  # the whole path and reason, wrapped: the list cuts them
             text = safe(paths_below(f"{frame.path} — {frame.why}", self.roots))
@@ -276,20 +274,20 @@ class BucketsScreen(Screen[None]):
     def action_undo(self) -> None:
         self._write("undo")
 
-    def apply_alias(self, merge: T.Merge) -> None:
+    def apply_alias(self, merge: triage.Merge) -> None:
         self._write("alias", merge)
 
     @work(thread=True, exit_on_error=False, group="write")
-    def _write(self, what: str, merge: T.Merge | None = None) -> None:
+    def _write(self, what: str, merge: triage.Merge | None = None) -> None:
         try:
-            with L.writing(host(self.app).ledger_path) as conn:
+            with ledger.writing(host(self.app).ledger_path) as conn:
                 if what == "undo":
                     entry = history.undo(conn)
                     text = f"Undid: {entry.description}" if entry else "Nothing to undo"
                 else:
                     assert merge is not None
-                    text = R.set_alias(conn, "target", merge.source, merge.into).description
-        except L.LedgerError as e:
+                    text = retag.set_alias(conn, "target", merge.source, merge.into).description
+        except ledger.LedgerError as e:
             self.post_message(self.FramesRetagged(str(e), error=True))
             return
         self.post_message(self.FramesRetagged(text))
@@ -308,7 +306,7 @@ class BucketsScreen(Screen[None]):
             return
         self.app.push_screen(MergeModal(self.merges), self._merge_chosen)
 
-    def _merge_chosen(self, merge: T.Merge | None) -> None:
+    def _merge_chosen(self, merge: triage.Merge | None) -> None:
         if merge is not None:
             self.apply_alias(merge)
 
@@ -388,19 +386,19 @@ class RetagModal(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retag-preview")
     def _preview(self, field: str, text: str) -> None:
-        with L.reading(host(self.app).ledger_path) as conn:
+        with ledger.reading(host(self.app).ledger_path) as conn:
             if self.identities is None:
-                self.identities = R.identities_of_files(conn, self.file_ids)
-            known = R.known_values(conn, field)
+                self.identities = retag.identities_of_files(conn, self.file_ids)
+            known = retag.known_values(conn, field)
             try:
-                value = R.normalise_value(field, text)
-            except R.RetagError as e:
+                value = retag.normalise_value(field, text)
+            except retag.RetagError as e:
                 self.post_message(self.Previewed(str(e), 0, known))
                 return
             if not text.strip():
                 self.post_message(self.Previewed(f"Type a {field}", 0, known))
                 return
-            pv = R.preview(conn, self.identities, {field: value})
+            pv = retag.preview(conn, self.identities, {field: value})
             text_out = "Retag " + pv.describe({field: value}) if pv.frames else "No frame would change"
             self.post_message(self.Previewed(text_out, pv.frames, known))
 
@@ -421,15 +419,15 @@ class RetagModal(ModalScreen[None]):
         if not text.strip():
             return
         try:
-            with L.writing(host(self.app).ledger_path) as conn:
-                identities = self.identities or R.identities_of_files(conn, self.file_ids)
-                result = R.retag(conn, identities, {field: text}, self.selection)
-        except L.LedgerError as e:  # RetagError too
+            with ledger.writing(host(self.app).ledger_path) as conn:
+                identities = self.identities or retag.identities_of_files(conn, self.file_ids)
+                result = retag.retag(conn, identities, {field: text}, self.selection)
+        except ledger.LedgerError as e:  # RetagError too
             self.post_message(self.Previewed(str(e), 0, self.known))
             return
         self.app.call_from_thread(self._done, result)
 
-    def _done(self, result: R.Result) -> None:
+    def _done(self, result: retag.Result) -> None:
         self.dismiss(None)
         screen = self.app.screen
         text = f"Retagged {result.description}  (Ctrl+Z undoes)" if result.audit_id else "No frame changed"
@@ -470,7 +468,7 @@ class AuditModal(ModalScreen[None]):
 
     @work(thread=True, exit_on_error=False)
     def _load(self) -> None:
-        with L.reading(host(self.app).ledger_path) as conn:
+        with ledger.reading(host(self.app).ledger_path) as conn:
             entries = history.audit_log(conn)
         self.app.call_from_thread(self._show, entries)
 
@@ -502,13 +500,13 @@ class AuditModal(ModalScreen[None]):
         self.dismiss(None)
 
 
-class MergeModal(ModalScreen[T.Merge | None]):
+class MergeModal(ModalScreen[triage.Merge | None]):
     """Targets whose frames point at the same sky, each pair both ways: Enter makes the left
     name an alias of the right one."""
 
     BINDINGS = [Binding("escape", "close", "Close")]
 
-    def __init__(self, merges: list[T.Merge]) -> None:
+    def __init__(self, merges: list[triage.Merge]) -> None:
         super().__init__()
         self.choices = [
             way

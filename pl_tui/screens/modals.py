@@ -14,8 +14,8 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Input, Label, RadioSet, Static
 
-from .. import ledger as L
-from ..domain import rigs as G
+from .. import ledger
+from ..domain import rigs
 from ..export import ExportError, export_file
 from ..widgets.choices import Choice, Tick
 from ..widgets.host import host
@@ -67,7 +67,7 @@ class ExportModal(ModalScreen[tuple[int, str] | None]):
     def _choose_folder(self) -> None:
         """The current folder, unless it lies inside an archive (the export would refuse it):
         then the home folder, then the ledger's folder."""
-        roots = [os.path.realpath(r) for r in L.root_paths_at(host(self.app).ledger_path)]
+        roots = [os.path.realpath(r) for r in ledger.root_paths_at(host(self.app).ledger_path)]
 
         def inside(folder: Path) -> bool:
             real = os.path.realpath(folder)
@@ -120,18 +120,18 @@ class ExportModal(ModalScreen[tuple[int, str] | None]):
         app = host(self.app)
         fmt = "json" if path.lower().endswith(".json") else "csv"
         try:
-            with L.reading(app.ledger_path) as conn:
+            with ledger.reading(app.ledger_path) as conn:
                 n = export_file(
                     conn,
                     report,
                     path,
                     fmt,
                     force,
-                    L.FrameFilter(target=target, filter=filt),
+                    ledger.FrameFilter(target=target, filter=filt),
                     astrobin_filters=app.config.astrobin_filters,
                     flat_nights=app.config.flat_nights,  # the calibration matching of `pl-tui calibration`
                 )
-        except (ExportError, L.LedgerError, OSError) as e:
+        except (ExportError, ledger.LedgerError, OSError) as e:
             # the core speaks to the CLI ("add --force"); here the same switch is a checkbox
             self.app.call_from_thread(self._failed, str(e).replace("add --force", "tick Overwrite"))
             return
@@ -210,9 +210,9 @@ class GoalModal(ModalScreen[bool]):
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _save(self, hours: float) -> None:
         try:
-            with L.writing(host(self.app).ledger_path) as conn:
-                G.set_goal(conn, self.target, self.filter, hours)
-        except L.LedgerError as e:
+            with ledger.writing(host(self.app).ledger_path) as conn:
+                rigs.set_goal(conn, self.target, self.filter, hours)
+        except ledger.LedgerError as e:
             self.app.call_from_thread(self.query_one("#goal-message", Static).update, safe(str(e), "bold red"))
             return
         self.app.call_from_thread(self.dismiss, True)
@@ -227,13 +227,13 @@ class GoalsModal(ModalScreen[tuple[str, str] | None]):
     BINDINGS = [Binding("escape,G,q", "close", "Close")]
 
     class Loaded(Message):
-        def __init__(self, goals: list[G.Goal]) -> None:
+        def __init__(self, goals: list[rigs.Goal]) -> None:
             super().__init__()
             self.goals = goals
 
     def __init__(self) -> None:
         super().__init__()
-        self.goals: list[G.Goal] = []
+        self.goals: list[rigs.Goal] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="goals-box"):
@@ -249,8 +249,8 @@ class GoalsModal(ModalScreen[tuple[str, str] | None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _load(self) -> None:
-        with L.reading(host(self.app).ledger_path) as conn:
-            self.post_message(self.Loaded(G.goals(conn, host(self.app).config.goals)))
+        with ledger.reading(host(self.app).ledger_path) as conn:
+            self.post_message(self.Loaded(rigs.goals(conn, host(self.app).config.goals)))
 
     def on_goals_modal_loaded(self, message: Loaded) -> None:
         self.goals = message.goals

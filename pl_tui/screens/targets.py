@@ -21,9 +21,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from .. import ledger as L
-from ..domain import frames
-from ..domain import rigs as G
+from .. import ledger
+from ..domain import frames, rigs
 from ..widgets.host import host
 from ..widgets.safe import columns, fit, hours, plain, progress_bar, relative, safe
 from .inspector import InspectorScreen
@@ -65,9 +64,9 @@ def tree_header(sort: str) -> str:
     )
 
 
-def _label(name: object, s: L.Summary | L.SessionRow, kind: str, goal: G.Goal | None = None) -> str:
+def _label(name: object, s: ledger.Summary | ledger.SessionRow, kind: str, goal: rigs.Goal | None = None) -> str:
     width = NAME_WIDTH[kind]
-    if isinstance(s, L.SessionRow):
+    if isinstance(s, ledger.SessionRow):
         return f"{fit(name, width)} {hours(s.total_exposure_s / 3600):>7} {s.frame_count:>6}"
     last = s.last_seen or ""
     if goal is not None:  # a filter with a goal: its progress instead of the last night
@@ -75,7 +74,7 @@ def _label(name: object, s: L.Summary | L.SessionRow, kind: str, goal: G.Goal | 
     return f"{fit(name, width)} {hours(s.hours):>7} {s.frames:>6} {s.nights:>6} {last:>10}"
 
 
-def sort_summaries(rows: list[L.Summary], sort: str) -> list[L.Summary]:
+def sort_summaries(rows: list[ledger.Summary], sort: str) -> list[ledger.Summary]:
     """Name: as the ledger orders them; hours and last seen: most first (nameless last)."""
     if sort == "hours":
         return sorted(rows, key=lambda s: -s.hours)
@@ -149,10 +148,10 @@ class TargetsScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.sort = SORTS[0]
-        self._goals: dict[tuple[str, str], G.Goal] = {}  # replaced (not mutated) by each load
+        self._goals: dict[tuple[str, str], rigs.Goal] = {}  # replaced (not mutated) by each load
         self._generation = 0  # a node's children loaded before the last rebuild are dropped
         self._detailed: Node | None = None  # what the details pane shows
-        self._frames: list[L.NightFrame] = []
+        self._frames: list[ledger.NightFrame] = []
         self._roots: list[str] = []
         self._inspect_pending: Node | None = None  # Enter on a night whose frames are loading
         self._wanted: Place | None = None  # where a reload was asked to go, until it lands
@@ -218,29 +217,29 @@ class TargetsScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="tree")  # a newer reload wins by its generation
     def _load_tree(self, search: str | None, sort: str, place: Place, generation: int) -> None:
-        with L.reading(host(self.app).ledger_path) as conn:
-            rows = sort_summaries(L.target_summaries(conn, search), sort)
-            goals = {(g.target, g.filter): g for g in G.goals(conn, host(self.app).config.goals)}
+        with ledger.reading(host(self.app).ledger_path) as conn:
+            rows = sort_summaries(ledger.target_summaries(conn, search), sort)
+            goals = {(g.target, g.filter): g for g in rigs.goals(conn, host(self.app).config.goals)}
             targets = {s.name for s in rows}
             children: dict[Node, list] = {}
             for node in place.open:  # the open nodes' children, read now rather than one by one
                 if node.target not in targets:
                     continue
                 if node.kind == "target":
-                    children[node] = sort_summaries(L.filter_summaries(conn, node.target), sort)
+                    children[node] = sort_summaries(ledger.filter_summaries(conn, node.target), sort)
                 elif node.kind == "filter" and Node("target", node.target) in place.open:
-                    children[node] = L.sessions(conn, node.target or "-", node.filter or "-")
-            overview = L.overview(conn)
+                    children[node] = ledger.sessions(conn, node.target or "-", node.filter or "-")
+            overview = ledger.overview(conn)
         self._goals = goals
         self.post_message(self.Loaded(None, rows, generation, overview, children, place))
 
     @work(thread=True, exit_on_error=False, group="tree-node")
     def _load_node(self, tree_node: TreeNode, node: Node, sort: str, generation: int) -> None:
-        with L.reading(host(self.app).ledger_path) as conn:
+        with ledger.reading(host(self.app).ledger_path) as conn:
             if node.kind == "target":
-                rows: list = sort_summaries(L.filter_summaries(conn, node.target), sort)
+                rows: list = sort_summaries(ledger.filter_summaries(conn, node.target), sort)
             else:
-                rows = L.sessions(conn, node.target or "-", node.filter or "-")
+                rows = ledger.sessions(conn, node.target or "-", node.filter or "-")
         self.post_message(self.Loaded(tree_node, rows, generation))
 
     def on_targets_screen_loaded(self, message: TargetsScreen.Loaded) -> None:
@@ -337,16 +336,16 @@ class TargetsScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="details")  # a stale answer is dropped on arrival
     def _details(self, node: Node) -> None:
-        with L.reading(host(self.app).ledger_path) as conn:
+        with ledger.reading(host(self.app).ledger_path) as conn:
             target, filt = node.target or "-", node.filter
-            roots = L.root_paths(conn)
+            roots = ledger.root_paths(conn)
             if node.kind == "night":
-                in_night = L.night_frames(conn, node.night or "", node.target, node.filter)
+                in_night = ledger.night_frames(conn, node.night or "", node.target, node.filter)
                 self.post_message(self.Detailed(node, [], [], in_night, roots))
             else:
-                sessions = L.sessions(conn, target, (filt or "-") if node.kind == "filter" else None)
-                rigs = frames.rigs_used(conn, node.target, (filt or "-") if node.kind == "filter" else None)
-                self.post_message(self.Detailed(node, sessions, rigs, [], roots))
+                sessions = ledger.sessions(conn, target, (filt or "-") if node.kind == "filter" else None)
+                used = frames.rigs_used(conn, node.target, (filt or "-") if node.kind == "filter" else None)
+                self.post_message(self.Detailed(node, sessions, used, [], roots))
 
     def on_targets_screen_detailed(self, message: TargetsScreen.Detailed) -> None:
         node = message.node
@@ -358,7 +357,7 @@ class TargetsScreen(Screen[None]):
         with self.app.batch_update():
             table.clear(columns=True)
             title = self.query_one("#details-title", Static)
-            rigs = self.query_one("#details-rigs", Static)
+            rigs_line = self.query_one("#details-rigs", Static)
             if node.kind == "night":
                 title.update(
                     safe(f"{plain(node.target)} · {plain(node.filter) or 'no filter'} · night of {node.night}", "bold")
@@ -398,7 +397,7 @@ class TargetsScreen(Screen[None]):
                     safe(f"{s.total_exposure_s / 3600:.2f}"),
                     safe(s.instrume),
                 )
-            rigs.update(safe("rigs: " + "; ".join(f"{r} ({h:.1f} h)" for r, _n, h in message.rigs)))
+            rigs_line.update(safe("rigs: " + "; ".join(f"{r} ({h:.1f} h)" for r, _n, h in message.rigs)))
 
     @on(DataTable.RowHighlighted, "#details-table")
     def _frame_highlighted(self, event: DataTable.RowHighlighted) -> None:

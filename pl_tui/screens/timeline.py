@@ -19,8 +19,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
-from .. import ledger as L
-from ..domain import rigs as G
+from .. import ledger
+from ..domain import rigs
 from ..widgets.host import host
 from ..widgets.safe import columns, hours, lines, plain, safe
 from ..widgets.themes import CHANGE_LINE, NIGHT, NIGHT_SERIES, register_plotext_night
@@ -110,17 +110,17 @@ class TimelineScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _load(self, width: int) -> None:
-        with L.reading(host(self.app).ledger_path) as conn:
+        with ledger.reading(host(self.app).ledger_path) as conn:
             data = {
                 # about 3 cells a bar: the chart stays readable whatever the number of nights
-                "series": G.night_series(conn, self.target or "-", max_bins=max(8, (width - 10) // 3)),
-                "months": G.month_hours(conn),
-                "gaps": G.gaps(conn),
-                "sensor": G.sensor_nights(conn),
-                "rigs": G.rigs(conn),
-                "changes": G.rig_changes(conn, self.target),
-                "sequencers": G.sequencers(conn),
-                "calibration": G.calibration(
+                "series": rigs.night_series(conn, self.target or "-", max_bins=max(8, (width - 10) // 3)),
+                "months": rigs.month_hours(conn),
+                "gaps": rigs.gaps(conn),
+                "sensor": rigs.sensor_nights(conn),
+                "rigs": rigs.rigs(conn),
+                "changes": rigs.rig_changes(conn, self.target),
+                "sequencers": rigs.sequencers(conn),
+                "calibration": rigs.calibration(
                     conn,
                     self.target,
                     host(self.app).config.flat_nights,
@@ -161,7 +161,7 @@ class TimelineScreen(Screen[None]):
         if self.app.theme == NIGHT:
             plt.theme(f"textual-auto-{NIGHT}")
 
-    def _nights(self, s: G.Series) -> None:
+    def _nights(self, s: rigs.Series) -> None:
         plot = self.query_one("#plot-nights", PlotextPlot)
         plt = plot.plt
         plt.clear_data()
@@ -191,20 +191,20 @@ class TimelineScreen(Screen[None]):
             plt.title("the archive: hours per month")
         plot.refresh()
 
-    def _gaps(self, gaps: list[G.Gap]) -> None:
+    def _gaps(self, gaps: list[rigs.Gap]) -> None:
         table = self.query_one("#table-gaps", DataTable)
         table.clear(columns=True)
         columns(table, ("target", self._room(20, 11, 10, 9)), ("last imaged", 11), ("nights ago", 10), ("hours", 9))
         for g in gaps:
             table.add_row(safe(g.target), safe(g.last_night), safe(f"{g.nights_ago:,}"), safe(hours(g.hours)))
 
-    def _sensor(self, nights: list[G.SensorNight]) -> None:
+    def _sensor(self, nights: list[rigs.SensorNight]) -> None:
         plot = self.query_one("#plot-sensor", PlotextPlot)
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
         self._series_colours(plt)
-        by_rig: dict[str, list[G.SensorNight]] = {}
+        by_rig: dict[str, list[rigs.SensorNight]] = {}
         for n in nights:
             by_rig.setdefault(n.rig, []).append(n)
         plt.date_form("Y-m-d")
@@ -242,7 +242,7 @@ class TimelineScreen(Screen[None]):
                 safe(f"{n.off} ⚠" if n.flagged else "0", "bold" if n.flagged else ""), safe(n.gain), safe(n.offset),
             )  # fmt: skip
 
-    def _rigs(self, rigs: list[G.Rig], changes: list[G.RigChange], programs: list[tuple[str, str, int]]) -> None:
+    def _rigs(self, found: list[rigs.Rig], changes: list[rigs.RigChange], programs: list[tuple[str, str, int]]) -> None:
         table = self.query_one("#table-rigs", DataTable)
         table.clear(columns=True)
         columns(
@@ -253,7 +253,7 @@ class TimelineScreen(Screen[None]):
             ("hours", 7),
             ("last", 10),
         )
-        for r in rigs:
+        for r in found:
             config = ", ".join(r.configurations)
             table.add_row(safe(r.name), safe(config), safe(r.frames), safe(hours(r.hours)), safe(r.last_night))
         self.query_one("#rig-changes", Static).update(
@@ -264,7 +264,7 @@ class TimelineScreen(Screen[None]):
             )
         )
 
-    def _calibration(self, sessions: list[G.Coverage]) -> None:
+    def _calibration(self, sessions: list[rigs.Coverage]) -> None:
         missing = [c for c in sessions if c.missing]
         self.query_one("#calibration-summary", Static).update(
             safe(

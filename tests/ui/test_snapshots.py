@@ -26,6 +26,9 @@ from pl_tui.screens.archive import ArchiveScreen
 from pl_tui.screens.inspector import InspectorScreen
 from pl_tui.screens.scan import ScanScreen
 
+# Layout regression pictures of every screen: CI runs them; the quick loop (-m 'not slow') skips them.
+pytestmark = pytest.mark.slow
+
 SIZES = [(80, 24), (120, 40)]
 IDS = ["80x24", "120x40"]
 FIXED = Path("/tmp/pl-tui-snapshots")  # paths on screen: the archive, the export's default file

@@ -17,7 +17,10 @@ from pl_tui.demo import build_demo_archive
 from ..conftest import tree_digest
 
 TMUX = shutil.which("tmux")
-pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed (.ci/run installs it)")
+pytestmark = [
+    pytest.mark.skipif(TMUX is None, reason="tmux is not installed (.ci/run installs it)"),
+    pytest.mark.slow,  # the real binary in a terminal: CI runs it, the quick loop skips it
+]
 
 
 def pane(session: str) -> str:

@@ -15,7 +15,10 @@ from pl_tui import ledger as L
 from ..test_scan_processes import generate
 from .test_tmux_e2e import TMUX, keys, launch, pane, wait_for
 
-pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed (.ci/run installs it)")
+pytestmark = [
+    pytest.mark.skipif(TMUX is None, reason="tmux is not installed (.ci/run installs it)"),
+    pytest.mark.slow,  # the real binary in a terminal: CI runs it, the quick loop skips it
+]
 
 FIRST, LATER = 20_000, 3_000
 
