@@ -22,7 +22,7 @@ from textual.widgets.data_table import RowDoesNotExist
 from ..problems import describe
 from ..scan import ScanProgress, scan
 from ..widgets.host import host
-from ..widgets.safe import lines, plain, safe
+from ..widgets.safe import lines, plain, relative, safe
 
 NICE = 10  # the scanning thread's priority in the app (keys answered within ~0.1 s on 2 cores)
 FOLDER_WIDTH = 22
@@ -41,17 +41,6 @@ def duration(seconds: float) -> str:
 
 def clock(epoch_s: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(epoch_s))
-
-
-def _relative(path: str, roots: list[str]) -> str:
-    """A folder below the archive root that holds it (the root is said once, in the title)."""
-    for root in sorted(roots, key=len, reverse=True):
-        base = root.rstrip("/")
-        if path == base:
-            return "."
-        if base and path.startswith(base + "/"):
-            return path[len(base) + 1 :]
-    return path
 
 
 def _tail(text: str, width: int) -> str:
@@ -226,7 +215,7 @@ class ScanScreen(Screen[ScanProgress | None]):
             self.query_one("#scan-counts", Static).update(lines(*self._counts(p)))
             if p.deferred:
                 self._status(Content.from_markup("[$warning]$note[/]", note=settle_note(p, self._live())))
-            self.query_one("#scan-folder", Static).update(safe(_relative(p.current_folder, self.archives), "dim"))
+            self.query_one("#scan-folder", Static).update(safe(relative(p.current_folder, self.archives), "dim"))
             self._show_folders(p.folder_updates)
             if p.new_unreadable:
                 self._show_unreadable(p.new_unreadable)
@@ -254,7 +243,7 @@ class ScanScreen(Screen[ScanProgress | None]):
             try:
                 row = table.get_row_index(folder)
             except RowDoesNotExist:
-                table.add_row(safe(_tail(_relative(folder, self.archives), FOLDER_WIDTH)), cell, key=folder)
+                table.add_row(safe(_tail(relative(folder, self.archives), FOLDER_WIDTH)), cell, key=folder)
                 continue
             table.update_cell_at(Coordinate(row, 1), cell)
         while table.row_count > MAX_FOLDER_ROWS:
