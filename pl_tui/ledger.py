@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from .core.errors import PlTuiError, finite, user_text
 from .core.normalize import EXPOSURE_COLUMNS
@@ -875,6 +876,16 @@ _TARGET = EXPOSURE_ONLY.index("target")
 _FILTER = EXPOSURE_ONLY.index("filter")
 
 
+class KnownFile(NamedTuple):
+    """A file as the ledger last saw it: what a rescan compares the disk with."""
+
+    id: int
+    size: int | None
+    mtime_ns: int | None
+    status: str
+    identity: int | None
+
+
 class LedgerWriter:
     """The scanner's handle: dir ids, per-folder file lists, batched writes.
 
@@ -926,10 +937,10 @@ class LedgerWriter:
             self._dirs[path] = did
         return did
 
-    def files_in_dir(self, dir_id: int) -> dict[str, tuple[int, int | None, int | None, str, int | None]]:
-        """name → (file id, size, mtime_ns, status, identity) for one folder."""
+    def files_in_dir(self, dir_id: int) -> dict[str, KnownFile]:
+        """name → what the ledger knows of each file of one folder."""
         return {
-            from_db(r[0]): r[1:]
+            from_db(r[0]): KnownFile(*r[1:])
             for r in self.conn.execute(
                 "SELECT name, id, size, mtime_ns, status, identity FROM files WHERE dir_id = ?", (dir_id,)
             )

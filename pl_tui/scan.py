@@ -612,15 +612,15 @@ class _Scan:
                 if st is None:  # recorded as unreadable without reading
                     if did is None:
                         did = known_dirs[d.path] = w.dir_id(d.path, root_id)
-                    still = prev is not None and prev[3] == ledger.UNREADABLE
+                    still = prev is not None and prev.status == ledger.UNREADABLE
                     pend = _Pending(
-                        did, name, entry.path, 0, 0, prev[0] if prev else None, prev[4] if prev else None, still
+                        did, name, entry.path, 0, 0, prev.id if prev else None, prev.identity if prev else None, still
                     )
                     self._record(pend, ledger.UNREADABLE, reason, None)
                     continue
                 size, mtime = st.st_size, st.st_mtime_ns
-                same = prev is not None and prev[1] == size and prev[2] == mtime
-                if same and not force and prev is not None and prev[3] not in (ledger.MISSING, ledger.UNREADABLE):
+                same = prev is not None and prev.size == size and prev.mtime_ns == mtime
+                if same and not force and prev is not None and prev.status not in (ledger.MISSING, ledger.UNREADABLE):
                     self.p.unchanged += 1
                     folder[1] += 1
                     continue
@@ -635,15 +635,22 @@ class _Scan:
                 if did is None:
                     did = known_dirs[d.path] = w.dir_id(d.path, root_id)
                 rejected = folder_rejected or self.reject.file(d.parts, name)
-                retry = same and prev is not None and prev[3] == ledger.UNREADABLE
+                retry = same and prev is not None and prev.status == ledger.UNREADABLE
                 pend = _Pending(
-                    did, name, entry.path, size, mtime, prev[0] if prev else None, prev[4] if prev else None, retry
+                    did,
+                    name,
+                    entry.path,
+                    size,
+                    mtime,
+                    prev.id if prev else None,
+                    prev.identity if prev else None,
+                    retry,
                 )
                 self._batch.append(pend)
                 self._batch_items.append((entry.path, name, kind, d.parts, rejected))
                 if len(self._batch) >= self.readers.batch_size:
                     self.submit_batch(rule)
-            missing_ids += [rec[0] for n, rec in known.items() if n not in seen and rec[3] != ledger.MISSING]
+            missing_ids += [f.id for n, f in known.items() if n not in seen and f.status != ledger.MISSING]
             self.submit_batch(rule)
             self.collect(block=False)
             self.emit()
@@ -654,7 +661,7 @@ class _Scan:
             if complete and (any_entry or not known_dirs):
                 for path, did in known_dirs.items():
                     if path not in visited:
-                        missing_ids += [rec[0] for rec in w.files_in_dir(did).values() if rec[3] != ledger.MISSING]
+                        missing_ids += [f.id for f in w.files_in_dir(did).values() if f.status != ledger.MISSING]
                 self._pending_missing += missing_ids
                 if plan.whole:  # a folder inside the root, walked alone, leaves the root's stamp as it was
                     self._complete_roots.append((root_id, rule_key))

@@ -10,6 +10,7 @@ Below 116 columns the details pane goes under the tree instead of beside it (80Ã
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -29,10 +30,12 @@ from .inspector import InspectorScreen
 from .modals import GoalModal, GoalsModal
 from .timeline import TimelineScreen
 
+NodeKind = Literal["target", "filter", "night"]  # the tree's three levels
+
 
 @dataclass(slots=True, frozen=True)
 class Node:
-    kind: str  # target, filter, night
+    kind: NodeKind
     target: str | None
     filter: str | None = None
     night: str | None = None
@@ -64,7 +67,7 @@ def tree_header(sort: str) -> str:
     )
 
 
-def _label(name: object, s: ledger.Summary | ledger.SessionRow, kind: str, goal: rigs.Goal | None = None) -> str:
+def _label(name: object, s: ledger.Summary | ledger.SessionRow, kind: NodeKind, goal: rigs.Goal | None = None) -> str:
     width = NAME_WIDTH[kind]
     if isinstance(s, ledger.SessionRow):
         return f"{fit(name, width)} {hours(s.total_exposure_s / 3600):>7} {s.frame_count:>6}"
