@@ -844,9 +844,8 @@ def folder_hints(dir_parts: tuple[str, ...]) -> FolderHints:
     image_type = image_type or layout_type
     if layout_target is not None:
         target = normalize_target(layout_target)
-    elif layout_type is not None:
-        pass  # a device's own folders: the names around them are not targets either
-    elif candidates:
+    # inside a device's own folders (layout_type set) the names around them are not targets either
+    elif candidates and layout_type is None:
         if anchors:
             best = min(candidates, key=lambda i: (min(abs(i - a) for a in anchors), -i))
         else:
