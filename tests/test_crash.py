@@ -39,6 +39,7 @@ WORKER = textwrap.dedent(
     import os, random, sys
     sys.path.insert(0, sys.argv[5])
     from pl_tui import ledger as L
+    from pl_tui.domain import history
     from pl_tui.domain import retag as R
     from pl_tui.core.config import Config
     from pl_tui.export import export_file
