@@ -36,7 +36,7 @@ from .screens.scan import ScanScreen
 from .screens.targets import TargetsScreen
 from .text import plain
 from .watch import Watcher
-from .widgets.host import Host
+from .widgets.host import Host, LedgerView
 from .widgets.themes import NIGHT, NIGHT_VISION
 
 THEMES = ("textual-dark", "textual-light", NIGHT)
@@ -158,9 +158,8 @@ class PlTuiApp(App[None]):
 
     def on_pl_tui_app_ledger_changed(self, _: LedgerChanged) -> None:
         for screen in self.screen_stack:
-            refresh = getattr(screen, "ledger_changed", None)
-            if refresh is not None:
-                refresh()
+            if isinstance(screen, LedgerView):
+                screen.ledger_changed()
 
     # -- live mode: watch the archives while the capture program writes
 
@@ -177,7 +176,7 @@ class PlTuiApp(App[None]):
             self._live_stop = threading.Event()
             self._watch(archives, self._live_stop)
         for screen in self.screen_stack:
-            if hasattr(screen, "ledger_changed"):
+            if isinstance(screen, LedgerView):
                 screen.ledger_changed()
 
     @work(thread=True, exit_on_error=False, group="live")

@@ -14,12 +14,13 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from . import ledger
+from .core.errors import PlTuiError
 
 
 def describe(error: BaseException, ledger_path: str | os.PathLike[str] | None = None) -> str | None:
     """One line for a problem the user can fix; None for a bug."""
-    if isinstance(error, ledger.LedgerError):
-        return str(error)  # it already says why and what to do
+    if isinstance(error, PlTuiError):
+        return str(error)  # pl-tui's own errors already say why and what to do
     if isinstance(error, sqlite3.Error):
         return _sqlite(error, ledger_path)
     if isinstance(error, BrokenProcessPool):

@@ -154,6 +154,7 @@ class TargetsScreen(Screen[None]):
         self._goals: dict[tuple[str, str], rigs.Goal] = {}  # replaced (not mutated) by each load
         self._generation = 0  # a node's children loaded before the last rebuild are dropped
         self._detailed: Node | None = None  # what the details pane shows
+        self._away = False  # another screen is on top: reload when we are shown again
         self._frames: list[ledger.NightFrame] = []
         self._roots: list[str] = []
         self._inspect_pending: Node | None = None  # Enter on a night whose frames are loading
@@ -187,7 +188,7 @@ class TargetsScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         """Back from Buckets, a merge, the inspector: the same place, the ledger's numbers now
         (a retag there renames and moves frames; the 2 s ledger check would show it late)."""
-        if getattr(self, "_away", False):
+        if self._away:
             self._away = False
             self.reload()
 

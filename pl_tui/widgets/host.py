@@ -5,7 +5,7 @@ asks ``host(self.app)``. The App imports the screens, so a screen cannot import 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Protocol, cast, runtime_checkable
 
 from textual.app import App
 
@@ -22,6 +22,14 @@ class Host(Protocol):
     def action_export(self) -> None: ...
 
     def action_rescan(self) -> None: ...
+
+
+@runtime_checkable
+class LedgerView(Protocol):
+    """A screen that shows ledger data and reloads it when the ledger changes (a scan, a retag
+    from another terminal, live mode switched)."""
+
+    def ledger_changed(self) -> None: ...
 
 
 def host(app: App[object]) -> Host:
