@@ -410,25 +410,26 @@ def reading(ledger_path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]
     """The ledger open to read (it must exist), closed afterwards. Never waits for a writer (WAL).
     A ledger on a read-only disk or folder is still read. An SQLite error inside the block
     becomes the LedgerError that says what is wrong (read-only, full, locked, corrupt)."""
-    conn = connect(ledger_path, create=False, read_only_ok=True)
-    try:
-        with sqlite_errors(ledger_path):
-            yield conn
-    finally:
-        conn.close()
+    with _opened(ledger_path, read_only_ok=True) as conn:
+        yield conn
 
 
 @contextlib.contextmanager
 def writing(ledger_path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
     """The ledger open for a change (retag, undo, alias) under the writer lock, without waiting:
     while a scan runs, LedgerBusy says so."""
-    with writer_lock(ledger_path):
-        conn = connect(ledger_path, create=False)
-        try:
-            with sqlite_errors(ledger_path):
-                yield conn
-        finally:
-            conn.close()
+    with writer_lock(ledger_path), _opened(ledger_path, read_only_ok=False) as conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def _opened(ledger_path: str | os.PathLike[str], read_only_ok: bool) -> Iterator[sqlite3.Connection]:
+    conn = connect(ledger_path, create=False, read_only_ok=read_only_ok)
+    try:
+        with sqlite_errors(ledger_path):
+            yield conn
+    finally:
+        conn.close()
 
 
 @contextlib.contextmanager
