@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import math
-import operator
 import os
 import re
 import stat
@@ -26,6 +25,7 @@ import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import cast
 
 BLOCK = 2880
@@ -216,14 +216,60 @@ def decode_card(card: bytes) -> str:
         return card.decode("latin-1")
 
 
-_KEY_FIELD = operator.itemgetter(slice(0, 8))
 # Keyword fields the lazy index can look up as they are: an upper-case standard keyword padded
 # with blanks, or a blank commentary field. Anything else (lower case, leading blanks, '=' in
 # the field) goes through the eager parser, which normalises every card.
 _STANDARD_KEYS = re.compile(rb"(?:[A-Z0-9_-][A-Z0-9_ -]{7}|        )*")
 _KEY8: dict[str, bytes] = {}
-_WANTED: dict[frozenset[str], dict[bytes, str]] = {}
 _ABSENT = object()
+
+
+def _key8(key: str) -> bytes:
+    k8 = _KEY8.get(key)
+    if k8 is None:
+        k8 = _KEY8[key] = key.encode("ascii", "replace").ljust(8)[:8] if len(key) <= 8 else b""
+    return k8
+
+
+class _Layout:
+    """Where each keyword's first card sits, for headers with one sequence of keywords.
+
+    A capture program writes the same keywords in the same order frame after frame, so the
+    offsets — and which of a set of keywords are present — are worked out once per sequence,
+    and a header of a known sequence is never indexed card by card."""
+
+    __slots__ = ("_pairs", "_raw", "offsets")
+
+    def __init__(self, keys: tuple[bytes, ...]) -> None:
+        n = len(keys)
+        # first occurrence wins: fill from the last card back
+        self.offsets = dict(zip(reversed(keys), range((n - 1) * CARD, -1, -CARD), strict=True))
+        self._pairs: dict[frozenset[str], tuple[tuple[str, int], ...]] = {}
+        self._raw: dict[tuple[str, ...], struct.Struct] = {}
+
+    def pairs(self, keys: frozenset[str]) -> tuple[tuple[str, int], ...]:
+        """(keyword, offset) of those of ``keys`` present, in header order."""
+        got = self._pairs.get(keys)
+        if got is None:
+            found = ((k, self.offsets.get(_key8(k))) for k in keys if len(k) <= 8)
+            got = self._pairs[keys] = tuple(sorted(((k, o) for k, o in found if o is not None), key=lambda p: p[1]))
+        return got
+
+    def raw(self, keys: tuple[str, ...]) -> struct.Struct:
+        """A struct that takes exactly the cards of ``keys`` present, in header order, in C."""
+        got = self._raw.get(keys)
+        if got is None:
+            fmt, pos = [], 0
+            for _, off in self.pairs(frozenset(keys)):
+                fmt.append(f"{off - pos}x{CARD}s")
+                pos = off + CARD
+            got = self._raw[keys] = struct.Struct("".join(fmt))
+        return got
+
+
+_LAYOUTS: dict[bytes, _Layout | None] = {}  # keyword sequence → its layout; None: not standard
+_LAYOUTS_MAX = 4096
+_KEY_SPLITTERS: dict[int, struct.Struct] = {}
 
 
 class Cards(Mapping[str, object]):
@@ -234,11 +280,11 @@ class Cards(Mapping[str, object]):
     inspector. Same values as :func:`parse_header`, which it falls back to when the header has
     anything unusual (HIERARCH, CONTINUE, lower-case or indented keywords)."""
 
-    __slots__ = ("_full", "_header", "_index", "_memo")
+    __slots__ = ("_full", "_header", "_layout", "_memo")
 
-    def __init__(self, header: bytes, index: dict[bytes, bytes]) -> None:
+    def __init__(self, header: bytes, layout: _Layout) -> None:
         self._header = header
-        self._index = index  # 8-byte keyword field → its first card
+        self._layout = layout
         self._memo: dict[str, object] = {}
         self._full: dict[str, object] | None = None
 
@@ -247,40 +293,34 @@ class Cards(Mapping[str, object]):
         if v is not _ABSENT:
             return v
         k8 = _KEY8.get(key)
-        if k8 is None:
-            k8 = _KEY8[key] = key.encode("ascii", "replace").ljust(8)[:8] if len(key) <= 8 else b""
-        card = self._index.get(k8)
-        if card is None:
+        off = self._layout.offsets.get(_key8(key) if k8 is None else k8)
+        if off is None:
             return default
-        hit = _CARD_CACHE.get(card)
-        if hit is None:
-            if len(_CARD_CACHE) >= _CARD_CACHE_MAX:
-                _CARD_CACHE.clear()
-            hit = _CARD_CACHE[card] = parse_card(decode_card(card))
-        v = self._memo[key] = hit[1]
+        v = self._memo[key] = _card_value(self._header[off : off + CARD])
         return v
+
+    def comment(self, key: str) -> str | None:
+        """The comment of ``key``'s card, like :func:`card_comment`."""
+        off = self._layout.offsets.get(_key8(key))
+        if off is None:
+            return None
+        card = self._header[off : off + CARD]
+        if card[30:32] == b" /" and card[10:11] != b"'" and b"/" not in card[10:30]:
+            return _comment_text(card[32:])  # a fixed-format value: the comment starts at column 33
+        return card_comment(card, key)
 
     def subset(self, keys: frozenset[str]) -> dict[str, object]:
         """{KEYWORD: value} of those of ``keys`` the header has, parsing only their cards."""
-        wanted = _WANTED.get(keys)
-        if wanted is None:
-            wanted = _WANTED[keys] = {k.encode("ascii").ljust(8): k for k in keys if len(k) <= 8}
-        index, cache, out = self._index, _CARD_CACHE, {}
-        if len(cache) >= _CARD_CACHE_MAX:
-            cache.clear()
-        for k8 in index.keys() & wanted.keys():  # the intersection is computed in C
-            card = index[k8]
-            hit = cache.get(card)
-            if hit is not None:
-                out[wanted[k8]] = hit[1]
-                continue
-            value = _fixed_number(card)
-            if value is None:  # not a plain number in the fixed format: the general parser
-                hit = cache[card] = parse_card(decode_card(card))
-            else:
-                hit = cache[card] = (wanted[k8], value, False)
-            out[wanted[k8]] = hit[1]
-        return out
+        header = self._header
+        if len(_CARD_CACHE) >= _CARD_CACHE_MAX:
+            _CARD_CACHE.clear()
+        return {key: _card_value(header[off : off + CARD]) for key, off in self._layout.pairs(keys)}
+
+    def raw(self, keys: tuple[str, ...]) -> bytes:
+        """The 80 bytes of each of ``keys``' cards, absent ones left out: two headers give the
+        same bytes exactly when they have the same such cards (each card starts with its
+        keyword, and only a keyword's first card counts). A cheap key for what they decide."""
+        return b"".join(self._layout.raw(keys).unpack_from(self._header))
 
     def __getitem__(self, key: str) -> object:
         v = self.get(key, _ABSENT)
@@ -289,7 +329,7 @@ class Cards(Mapping[str, object]):
         return v
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and len(key) <= 8 and key.encode("ascii", "replace").ljust(8) in self._index
+        return isinstance(key, str) and len(key) <= 8 and _key8(key) in self._layout.offsets
 
     def _all(self) -> dict[str, object]:
         if self._full is None:
@@ -301,6 +341,26 @@ class Cards(Mapping[str, object]):
 
     def __len__(self) -> int:
         return len(self._all())
+
+
+def _card_value(card: bytes) -> object:
+    """One card's value: a plain number straight from its bytes (what changes from frame to
+    frame, so a cache would only fill up), anything else through the parsed-card cache."""
+    if card[10:11] != b"'":
+        value = _fixed_number(card)
+        if value is not None:
+            return value
+    hit = _CARD_CACHE.get(card)
+    if hit is None:
+        if len(_CARD_CACHE) >= _CARD_CACHE_MAX:
+            _CARD_CACHE.clear()
+        hit = _CARD_CACHE[card] = parse_card(decode_card(card))
+    return hit[1]
+
+
+@lru_cache(maxsize=1024)
+def _comment_text(raw: bytes) -> str | None:
+    return decode_card(raw).strip() or None
 
 
 _NUMBER_BYTES = b"0123456789.+-eE"
@@ -329,15 +389,20 @@ def header_cards(header: bytes) -> Mapping[str, object]:
     """Header bytes up to END → a lazy :class:`Cards` (the scan's hot path), or the eagerly parsed
     dict when the header needs the general parser."""
     n = len(header) // CARD
-    splitter = _SPLITTERS.get(n)
+    splitter = _KEY_SPLITTERS.get(n)
     if splitter is None:
-        splitter = _SPLITTERS[n] = struct.Struct(f"{CARD}s" * n)
-    cards = splitter.unpack_from(header)  # all cards at once, in C
-    keys = list(map(_KEY_FIELD, cards))  # their keyword fields, in C
-    index = dict(zip(reversed(keys), reversed(cards), strict=True))  # first occurrence wins
-    if b"CONTINUE" in index or b"HIERARCH" in index or _STANDARD_KEYS.fullmatch(b"".join(keys)) is None:
+        splitter = _KEY_SPLITTERS[n] = struct.Struct(f"8s{CARD - 8}x" * n)
+    keys = splitter.unpack_from(header)  # every card's keyword field, in C
+    sequence = b"".join(keys)
+    layout = _LAYOUTS.get(sequence, _ABSENT)
+    if layout is _ABSENT:
+        if len(_LAYOUTS) >= _LAYOUTS_MAX:
+            _LAYOUTS.clear()
+        standard = b"CONTINUE" not in keys and b"HIERARCH" not in keys and _STANDARD_KEYS.fullmatch(sequence)
+        layout = _LAYOUTS[sequence] = _Layout(keys) if standard else None
+    if layout is None:
         return parse_header(header)
-    return Cards(header, index)
+    return Cards(header, cast(_Layout, layout))
 
 
 def parse_header(header: bytes) -> dict[str, object]:

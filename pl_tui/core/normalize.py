@@ -730,7 +730,12 @@ def _layout(part: str) -> tuple[str | None, str | None] | None:
 def derived_signal(
     cards: Mapping[str, object], stem: str, dir_parts: tuple[str, ...], software: str | None
 ) -> str | None:
-    """Why a file is a derived product (master, calibrated, registered, stacked), or None."""
+    """Why a file is a derived product (master, calibrated, registered, stacked), or None:
+    the cards first, then the file name, then the folders."""
+    return _card_signal(cards, software) or _name_signal(stem) or _folder_signal(dir_parts)
+
+
+def _card_signal(cards: Mapping[str, object], software: str | None) -> str | None:
     it = cards.get("IMAGETYP")
     if isinstance(it, str) and normalize_image_type(it)[1]:
         return f"IMAGETYP '{' '.join(it.split())}'"
@@ -765,6 +770,10 @@ def derived_signal(
         v = cards.get(k)
         if isinstance(v, str) and any(p in v.lower() for p in _PROCESSORS):
             return f"written by {' '.join(v.split())}"
+    return None
+
+
+def _name_signal(stem: str) -> str | None:
     m = _DERIVED_SUFFIX.search(stem)
     if m:
         return f"file name suffix {m.group(0)}"
@@ -775,6 +784,10 @@ def derived_signal(
     for pre in _DERIVED_PREFIX:
         if low_stem.startswith(pre):
             return f"file name prefix {pre}"
+    return None
+
+
+def _folder_signal(dir_parts: tuple[str, ...]) -> str | None:
     for part in dir_parts:
         if part.lower() in _DERIVED_FOLDERS:
             return f"folder '{part}'"
@@ -1024,12 +1037,16 @@ def _fwhm_arcsec(
         n = _num(cards.get(key))
         if n is None or not 0 < n < 1000:
             continue
-        comment = (card_comment(header_bytes, key) or "").lower()
+        comment = (_comment(cards, header_bytes, key) or "").lower()
         if key != "HFR" and ("arcsec" in comment or '"' in comment):
             return float(n)
         px = n * 2 if key == "HFR" else n
         return round(px * scale, 3) if scale else None
     return None
+
+
+def _comment(cards: Mapping[str, object], header_bytes: bytes, key: str) -> str | None:
+    return cards.comment(key) if isinstance(cards, Cards) else card_comment(header_bytes, key)
 
 
 def _first_raw(cards: Mapping[str, object], keys: tuple[str, ...]) -> str | None:
@@ -1049,7 +1066,7 @@ def _exposure(
         n = _num(cards.get(key))
         if n is None:
             continue
-        factor, unit = time_unit(card_comment(header_bytes, key))
+        factor, unit = time_unit(_comment(cards, header_bytes, key))
         seconds = n * factor
         flags = FLAG_EXPOSURE_UNIT if factor != 1.0 else 0
         how = f"{key} = {n:g} {unit}" if flags else key
@@ -1059,23 +1076,57 @@ def _exposure(
     return None, 0, None
 
 
-def normalize(
-    cards: Mapping[str, object],
-    header_bytes: bytes,
-    stem: str,
-    dir_parts: tuple[str, ...],
-    rule: NightRule = NightRule(),
-    explain: bool = False,
-    size: int = 0,
-) -> Frame:
-    """Build the Frame for one header. ``dir_parts`` are the folders below the archive root;
-    ``stem`` is the file name without its extension(s); ``size`` the file's size in bytes."""
-    if isinstance(cards, Cards):
-        cards = cards.subset(READ_KEYWORDS)  # parse only what is read: a plain dict from here on
-    # each value has its field's type (its converter in _CONVERTERS decides): Any, not object
+# Keywords whose values change from frame to frame in real headers: times, the sensor's
+# temperature, pointing, the night's conditions, the exposure (flats). Everything else a header
+# says — target, filter, frame type, rig, site, software, derived-product signals — repeats over
+# hundreds of frames, and with the folders decides the same fields every time: normalise works
+# those out once per distinct set of those cards (their exact bytes) and folder, and per frame
+# reads only the cards below.
+_PER_FRAME_FIELDS = ("ccd_temp", "ra_deg", "dec_deg", "alt_deg", "az_deg", "airmass", "sky_quality", "ambient_temp")
+PER_FRAME_KEYWORDS: frozenset[str] = frozenset(
+    {k for name in _PER_FRAME_FIELDS for k in KEYWORDS[name]}
+    | set(KEYWORDS["exposure_s"])
+    | {"DATE-OBS", "TIME-OBS", "UT", "UTSTART", "MJD-OBS", "JD", "DATE-LOC"}
+    | set(_SEEING_KEYS)
+)
+SETUP_KEYWORDS: frozenset[str] = READ_KEYWORDS - PER_FRAME_KEYWORDS
+_SETUP_ORDER = tuple(sorted(SETUP_KEYWORDS))
+_PER_FRAME = tuple(f for f in _FIELDS if f[0] in _PER_FRAME_FIELDS)
+_SETUP_FIELDS = tuple(f for f in _FIELDS if f[0] not in _PER_FRAME_FIELDS and f[0] != "exposure_s")
+
+
+@dataclass(slots=True, frozen=True)
+class _Setup:
+    """What the cards in SETUP_KEYWORDS and the folders decide (the same for a whole run)."""
+
+    fields: dict[str, Any]  # Frame fields
+    image_type: str | None
+    site_lon: float | None
+    hints_date: str | None
+    card_reason: str | None  # a derived-product signal in the cards
+    folder_reason: str | None  # … in the folders
+
+
+_SETUPS: dict[tuple[bytes, tuple[str, ...]], _Setup] = {}
+_SETUPS_MAX = 4096
+
+
+def _setup_of(cards: Mapping[str, object], dir_parts: tuple[str, ...]) -> _Setup:
+    if not isinstance(cards, Cards):
+        return _work_out_setup(cards, dir_parts)
+    key = (cards.raw(_SETUP_ORDER), dir_parts)
+    setup = _SETUPS.get(key)
+    if setup is None:
+        if len(_SETUPS) >= _SETUPS_MAX:
+            _SETUPS.clear()
+        setup = _SETUPS[key] = _work_out_setup(cards.subset(SETUP_KEYWORDS), dir_parts)
+    return setup
+
+
+def _work_out_setup(cards: Mapping[str, object], dir_parts: tuple[str, ...]) -> _Setup:
     v: dict[str, Any] = {}
     get = cards.get
-    for name, keys, conv in _FIELDS:  # _pick, inlined: this loop runs ~35 times per frame
+    for name, keys, conv in _SETUP_FIELDS:  # _pick, inlined
         value = None
         for k in keys:
             raw = get(k)
@@ -1094,15 +1145,6 @@ def normalize(
     image_type = normalize_image_type(type_raw)[0] if type_raw is not None else None
     if type_raw is None:
         type_raw = _first_raw(cards, KEYWORDS["image_type"])
-    exposure, exposure_flags, exposure_how = _exposure(cards, header_bytes, image_type)
-
-    t_obs_ms, has_frac, _source = _obs_time(cards)
-    loc = parse_datetime(cards.get("DATE-LOC"))
-    loc_ms = loc.ms if loc is not None and loc.has_time else None
-    loc_offset = None
-    if loc_ms is not None and t_obs_ms is not None:
-        loc_offset = _loc_offset(loc_ms, t_obs_ms, exposure)
-
     focallen, f1 = _metres(v["focallen_mm"], FLAG_FOCALLEN_METRES)
     aperture, f2 = _metres(v["aperture_mm"], FLAG_APERTURE_METRES)
 
@@ -1129,44 +1171,96 @@ def normalize(
         filter_raw = _first_raw(cards, KEYWORDS["filter"])
     if filt is None and not osc and hints.filter:
         filt, inferred = hints.filter, inferred | INFERRED_FILTER
-
-    session_date, basis = night_of(t_obs_ms, rule, loc_offset, v["site_lon"], loc_ms)
-    flags = f1 | f2 | exposure_flags
-    if loc_ms is not None and t_obs_ms is not None and _loc_disagrees(loc_offset, t_obs_ms, rule, v["site_lon"]):
-        flags |= FLAG_LOC_DISAGREES
-    if session_date is None and hints.session_date:
-        session_date, basis = hints.session_date, "folder"
-        inferred |= INFERRED_DATE
-
-    exposure_f = float(exposure) if exposure is not None else None
-    fwhm = _fwhm_arcsec(cards, header_bytes, v["xpixsz"], focallen)
     v.update(
-        exposure_s=exposure_f,
-        fwhm_arcsec=fwhm,
-        identity=exposure_identity(
-            t_obs_ms, has_frac, v["instrume"], exposure_f, v["naxis1"], v["naxis2"], header_bytes, stem, size
-        ),
         target=target,
         target_raw=target_raw,
         filter=filt,
         filter_raw=filter_raw,
         image_type=image_type,
         image_type_raw=type_raw,
-        t_obs_ms=t_obs_ms,
-        loc_offset_min=loc_offset,
-        session_date=session_date,
-        night_basis=basis,
         focallen_mm=focallen,
         aperture_mm=aperture,
         osc=osc,
         sequencer=sequencer_of(software) if software else None,
         folder_type=hints.image_type,
         inferred=inferred,
+        flags=f1 | f2,
+    )
+    return _Setup(
+        v, image_type, v["site_lon"], hints.session_date, _card_signal(cards, software), _folder_signal(dir_parts)
+    )
+
+
+def normalize(
+    cards: Mapping[str, object],
+    header_bytes: bytes,
+    stem: str,
+    dir_parts: tuple[str, ...],
+    rule: NightRule = NightRule(),
+    explain: bool = False,
+    size: int = 0,
+) -> Frame:
+    """Build the Frame for one header. ``dir_parts`` are the folders below the archive root;
+    ``stem`` is the file name without its extension(s); ``size`` the file's size in bytes."""
+    setup = _setup_of(cards, dir_parts)
+    fields = setup.fields
+    image_type = setup.image_type
+    per = cards  # a lazy Cards parses only the cards asked for below
+    v: dict[str, Any] = {}
+    get = per.get
+    for name, keys, conv in _PER_FRAME:  # _pick, inlined
+        value = None
+        for k in keys:
+            raw = get(k)
+            if raw is not None:
+                value = conv(raw)
+                if value is not None:
+                    break
+        v[name] = value
+
+    exposure, exposure_flags, exposure_how = _exposure(per, header_bytes, image_type)
+    t_obs_ms, has_frac, _source = _obs_time(per)
+    loc = parse_datetime(get("DATE-LOC"))
+    loc_ms = loc.ms if loc is not None and loc.has_time else None
+    loc_offset = None
+    if loc_ms is not None and t_obs_ms is not None:
+        loc_offset = _loc_offset(loc_ms, t_obs_ms, exposure)
+
+    inferred = fields["inferred"]
+    site_lon = setup.site_lon
+    session_date, basis = night_of(t_obs_ms, rule, loc_offset, site_lon, loc_ms)
+    flags = fields["flags"] | exposure_flags
+    if loc_ms is not None and t_obs_ms is not None and _loc_disagrees(loc_offset, t_obs_ms, rule, site_lon):
+        flags |= FLAG_LOC_DISAGREES
+    if session_date is None and setup.hints_date:
+        session_date, basis = setup.hints_date, "folder"
+        inferred |= INFERRED_DATE
+
+    exposure_f = float(exposure) if exposure is not None else None
+    v.update(
+        exposure_s=exposure_f,
+        fwhm_arcsec=_fwhm_arcsec(per, header_bytes, fields["xpixsz"], fields["focallen_mm"]),
+        identity=exposure_identity(
+            t_obs_ms,
+            has_frac,
+            fields["instrume"],
+            exposure_f,
+            fields["naxis1"],
+            fields["naxis2"],
+            header_bytes,
+            stem,
+            size,
+        ),
+        t_obs_ms=t_obs_ms,
+        loc_offset_min=loc_offset,
+        session_date=session_date,
+        night_basis=basis,
+        inferred=inferred,
         flags=flags,
-        derived_reason=derived_signal(cards, stem, dir_parts, software),
+        derived_reason=setup.card_reason or _name_signal(stem) or setup.folder_reason,
         sources=_sources(cards, exposure_how) if explain else None,
     )
-    return Frame(**v)
+    return Frame(**{**fields, **v})
 
 
 def _device_names(*names: object) -> tuple[str, ...]:
