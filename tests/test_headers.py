@@ -583,3 +583,49 @@ def test_fixed_format_numbers_read_straight_from_the_bytes_match_the_parser() ->
     for text in ("'x'", "T", "1.5D3", "1E400", "NaN", "1.2.3", "(1, 2)", "300 / s"):
         assert _fixed_number(f"KEY     = {text:>20}".ljust(80).encode()) is None, text
     assert _fixed_number(b"KEY     =                    1234567890".ljust(80)) is None  # runs past col 30
+
+
+def _replace_card(data: bytes, key: str, card: str) -> bytes:
+    k8 = key.encode().ljust(8)
+    for off in range(0, len(data), 80):
+        if data[off : off + 8] == k8:
+            return data[:off] + card.ljust(80).encode() + data[off + 80 :]
+    raise AssertionError(key)
+
+
+def test_setup_fields_worked_out_once_follow_every_card_and_folder_that_decides_them() -> None:
+    """The normaliser works out target, filter, type, rig, site, software and derived signals
+    once per distinct set of their cards and folder. Warm that memo with each real header, then
+    change one such card (or the folder): the frame must be what the eager parser says — a
+    card left out of the memo's key would hand back the first header's answer."""
+    from pl_tui.core.normalize import SETUP_KEYWORDS
+
+    from .test_real_headers import ENTRIES
+    from .test_real_headers import header_bytes as corpus_bytes
+    from .test_real_headers import header_cards as corpus_cards
+
+    changed = 0
+    for entry in ENTRIES:
+        data = corpus_bytes(corpus_cards(entry["slug"]))
+        data = data[: data.index(b"END" + b" " * 77) + 80]
+        if not isinstance(header_cards(data), Cards):
+            continue
+        parts = Path(entry["path"]).parts[:-1]
+        stem = split_name(Path(entry["path"]).name)
+        normalize(header_cards(data), data, stem, parts, NightRule())  # warm the memo
+        present = [k for k in sorted(SETUP_KEYWORDS) if header_cards(data).get(k) is not None]
+        for key in present:
+            old = header_cards(data)[key]
+            if isinstance(old, bool):
+                new_value = "F" if old else "T"
+            elif isinstance(old, int | float):
+                new_value = str(old + 7)
+            else:
+                new_value = "'Zz " + str(old)[:40].replace("'", "") + " 2'"
+            variant = _replace_card(data, key, f"{key:<8}= {new_value:>20}")
+            a, b = _lazy_and_eager(variant, stem, parts)
+            assert a == b, (entry["slug"], key)
+            changed += 1
+        a, b = _lazy_and_eager(data, stem, ("Other Target", "2024-01-01", *parts))
+        assert a == b, entry["slug"]
+    assert changed > 300
