@@ -32,7 +32,7 @@ from . import ledger
 from .core.config import Config, max_workers
 from .core.globs import Globs
 from .core.headers import HeaderError, Opener, header_kind, read_header
-from .core.normalize import RULES_VERSION, NightRule, exposure_row, normalize, split_name
+from .core.normalize import RULES_VERSION, NightRule, normalize_values, split_name, values_row
 from .domain.retag import sync_config_aliases
 
 PROGRESS_INTERVAL_S = 0.25
@@ -206,14 +206,14 @@ def read_one(item: Item, rule: NightRule, opener: Opener = os.open) -> Result:
     except Exception as e:
         return ledger.UNREADABLE, f"cannot read header: {type(e).__name__}: {e}", None
     try:
-        frame = normalize(raw.cards, raw.header_bytes, split_name(name), parts, rule, size=raw.size)
+        values = normalize_values(raw.cards, raw.header_bytes, split_name(name), parts, rule, size=raw.size)
     except Exception as e:
         return ledger.UNREADABLE, f"cannot interpret header: {type(e).__name__}: {e}", None
     if rejected:
-        return ledger.REJECTED, "reject folder", exposure_row(frame)
-    if frame.derived_reason:
-        return ledger.DERIVED, frame.derived_reason, exposure_row(frame)
-    return ledger.ACCEPTED, None, exposure_row(frame)
+        return ledger.REJECTED, "reject folder", values_row(values)
+    if values["derived_reason"]:
+        return ledger.DERIVED, values["derived_reason"], values_row(values)
+    return ledger.ACCEPTED, None, values_row(values)
 
 
 _thread_pool: cf.ThreadPoolExecutor | None = None

@@ -712,3 +712,26 @@ def test_identity_without_date_obs_is_bytes_name_and_size(tmp_path: Path) -> Non
         ids[rel] = normalize(raw.cards, raw.header_bytes, split_name(path.name), (), size=raw.size).identity
     assert ids["a/bias_0001.fits"] != ids["a/bias_0002.fits"]  # different exposures
     assert ids["a/bias_0001.fits"] == ids["b/bias_0001.fits"]  # a copy under the same name
+
+
+_NAME_BITS = st.sampled_from(
+    ["stack", "Stacked", "STACK", "integration", "calibrated_", "masterLight", "starless", "Drizzle", "_c", "_cc",
+     "_R", "_a", "_d", "r_", "PP_", "Live_Stack", "ſtack", "K", "ı", "é", "_", "-", ".", " ", "0", "16frames", "M81"]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_NAME_BITS | st.text(alphabet="_-. 0123456789stackedintegrcmldfbozpKſı", max_size=4), max_size=5))
+def test_file_name_signal_is_the_regexes_with_a_quick_rejection_in_front(bits: list[str]) -> None:
+    """Every file name is looked at, so plain substring tests rule most out before any regex
+    runs: they must never rule out a name the regexes (case-insensitive, Unicode) would match."""
+    from pl_tui.core import normalize as n
+
+    stem = "".join(bits)
+    m = n._DERIVED_SUFFIX.search(stem)
+    want = f"file name suffix {m.group(0)}" if m else None
+    if want is None and (m := n._DERIVED_NAME.search(stem)):
+        want = f"file name '{m.group(0).strip('_-. ')}': a stack or processed result"
+    if want is None:
+        want = next((f"file name prefix {p}" for p in n._DERIVED_PREFIX if stem.lower().startswith(p)), None)
+    assert n._name_signal(stem) == want

@@ -238,7 +238,7 @@ class _Layout:
     offsets — and which of a set of keywords are present — are worked out once per sequence,
     and a header of a known sequence is never indexed card by card."""
 
-    __slots__ = ("_pairs", "_raw", "offsets")
+    __slots__ = ("_ordered", "_pairs", "_raw", "offsets")
 
     def __init__(self, keys: tuple[bytes, ...]) -> None:
         n = len(keys)
@@ -246,6 +246,15 @@ class _Layout:
         self.offsets = dict(zip(reversed(keys), range((n - 1) * CARD, -1, -CARD), strict=True))
         self._pairs: dict[frozenset[str], tuple[tuple[str, int], ...]] = {}
         self._raw: dict[tuple[str, ...], struct.Struct] = {}
+        self._ordered: dict[tuple[str, ...], tuple[int, ...]] = {}
+
+    def ordered(self, keys: tuple[str, ...]) -> tuple[int, ...]:
+        """Offsets of those of ``keys`` present, in the order of ``keys``."""
+        got = self._ordered.get(keys)
+        if got is None:
+            found = (self.offsets.get(_key8(k)) for k in keys if len(k) <= 8)
+            got = self._ordered[keys] = tuple(o for o in found if o is not None)
+        return got
 
     def pairs(self, keys: frozenset[str]) -> tuple[tuple[str, int], ...]:
         """(keyword, offset) of those of ``keys`` present, in header order."""
@@ -298,6 +307,18 @@ class Cards(Mapping[str, object]):
             return default
         v = self._memo[key] = _card_value(self._header[off : off + CARD])
         return v
+
+    def first(self, keys: tuple[str, ...], conv: Callable[[object], object]) -> object:
+        """``conv(value)`` of the first of ``keys`` present whose value ``conv`` takes, else None:
+        a keyword table's fallbacks, looking only at the cards the header has."""
+        header = self._header
+        for off in self._layout.ordered(keys):
+            value = _card_value(header[off : off + CARD])
+            if value is not None:
+                value = conv(value)
+                if value is not None:
+                    return value
+        return None
 
     def comment(self, key: str) -> str | None:
         """The comment of ``key``'s card, like :func:`card_comment`."""
@@ -547,6 +568,19 @@ def _read_fits_blocks(read: Callable[[int], bytes], first: bytes = b"SIMPLE") ->
         buf += more
 
 
+def _prefixed(first: bytes, read: Callable[[int], bytes]) -> Callable[[int], bytes]:
+    """``read``, whose first call starts with the bytes already read."""
+    pending = [first]
+
+    def read_again(n: int) -> bytes:
+        if pending:
+            head = pending.pop()
+            return head + read(n - len(head)) if n > len(head) else head
+        return read(n)
+
+    return read_again
+
+
 def _os_read_all(fd: int) -> Callable[[int], bytes]:
     def read(n: int) -> bytes:
         chunks = []
@@ -568,15 +602,22 @@ _O_NOATIME = getattr(os, "O_NOATIME", 0)
 def open_readonly(path: str, opener: Opener = os.open) -> int:
     """Open read-only, without touching atime where the OS lets us (O_NOATIME needs ownership)."""
     if _O_NOATIME:
-        with contextlib.suppress(PermissionError):  # not our file: open it the ordinary way
+        try:
             return opener(path, _O_FLAGS | _O_NOATIME)
+        except PermissionError:  # not our file: open it the ordinary way
+            pass
     return opener(path, _O_FLAGS)
 
 
 def read_fits(path: str, opener: Opener = os.open) -> RawHeader:
     fd, size = _open(path, opener)
     try:
-        data = _read_fits_blocks(_os_read_all(fd))
+        first = os.read(fd, _FIRST_READ)
+        end = first.find(_END_CARD) if first.startswith(b"SIMPLE") and len(first) >= BLOCK else -1
+        if end >= 0 and not end % CARD:  # the usual header: one read, END on a card boundary
+            data = first[: end + CARD]
+        else:
+            data = _read_fits_blocks(_prefixed(first, _os_read_all(fd)))
     except OSError as e:
         raise HeaderError(_os_reason(e)) from e
     finally:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -677,6 +677,9 @@ _DERIVED_NAME = re.compile(
     r"|starless|drizzle",
     re.IGNORECASE,
 )
+# What _DERIVED_SUFFIX and _DERIVED_NAME cannot match without (lower case).
+_DERIVED_ENDINGS = ("_cc", "_c", "_r", "_a", "_d")
+_DERIVED_WORDS = ("stack", "integration", "calibrated", "master", "starless", "drizzle")
 _DERIVED_FOLDERS = frozenset({"calibrated", "registered", "master", "masters", "stacked", "integration", "integrated"})
 _DATE_FOLDER = re.compile(r"(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?![0-9])")
 _YEAR_FOLDER = re.compile(r"\d{4}$")
@@ -774,16 +777,22 @@ def _card_signal(cards: Mapping[str, object], software: str | None) -> str | Non
 
 
 def _name_signal(stem: str) -> str | None:
-    m = _DERIVED_SUFFIX.search(stem)
-    if m:
-        return f"file name suffix {m.group(0)}"
-    m = _DERIVED_NAME.search(stem)
-    if m:
-        return f"file name '{m.group(0).strip('_-. ')}': a stack or processed result"
     low_stem = stem.lower()
-    for pre in _DERIVED_PREFIX:
-        if low_stem.startswith(pre):
-            return f"file name prefix {pre}"
+    # every stem is looked at: plain substring tests (in C) rule most out before any regex runs
+    # (non-ASCII names go to the regexes: their IGNORECASE also matches 'ſ' for 's', 'K' for 'k')
+    ascii_only = stem.isascii()
+    if low_stem.endswith(_DERIVED_ENDINGS) or not ascii_only:
+        m = _DERIVED_SUFFIX.search(stem)
+        if m:
+            return f"file name suffix {m.group(0)}"
+    if not ascii_only or any(word in low_stem for word in _DERIVED_WORDS):
+        m = _DERIVED_NAME.search(stem)
+        if m:
+            return f"file name '{m.group(0).strip('_-. ')}': a stack or processed result"
+    if low_stem.startswith(_DERIVED_PREFIX):
+        for pre in _DERIVED_PREFIX:
+            if low_stem.startswith(pre):
+                return f"file name prefix {pre}"
     return None
 
 
@@ -1202,21 +1211,44 @@ def normalize(
 ) -> Frame:
     """Build the Frame for one header. ``dir_parts`` are the folders below the archive root;
     ``stem`` is the file name without its extension(s); ``size`` the file's size in bytes."""
+    return Frame(**normalize_values(cards, header_bytes, stem, dir_parts, rule, explain, size))
+
+
+# A Frame's fields as the ledger row (EXPOSURE_COLUMNS), from normalize_values' dict.
+values_row = itemgetter(*EXPOSURE_COLUMNS)
+
+
+def normalize_values(
+    cards: Mapping[str, object],
+    header_bytes: bytes,
+    stem: str,
+    dir_parts: tuple[str, ...],
+    rule: NightRule = NightRule(),
+    explain: bool = False,
+    size: int = 0,
+) -> dict[str, Any]:
+    """:func:`normalize`'s fields as a dict, for the scan, which stores them as a row (values_row)
+    and has no use for a Frame object."""
     setup = _setup_of(cards, dir_parts)
     fields = setup.fields
     image_type = setup.image_type
     per = cards  # a lazy Cards parses only the cards asked for below
     v: dict[str, Any] = {}
     get = per.get
-    for name, keys, conv in _PER_FRAME:  # _pick, inlined
-        value = None
-        for k in keys:
-            raw = get(k)
-            if raw is not None:
-                value = conv(raw)
-                if value is not None:
-                    break
-        v[name] = value
+    if isinstance(cards, Cards):
+        first = cards.first
+        for name, keys, conv in _PER_FRAME:
+            v[name] = first(keys, conv)
+    else:
+        for name, keys, conv in _PER_FRAME:  # _pick, inlined
+            value = None
+            for k in keys:
+                raw = get(k)
+                if raw is not None:
+                    value = conv(raw)
+                    if value is not None:
+                        break
+            v[name] = value
 
     exposure, exposure_flags, exposure_how = _exposure(per, header_bytes, image_type)
     t_obs_ms, has_frac, _source = _obs_time(per)
@@ -1260,7 +1292,7 @@ def normalize(
         derived_reason=setup.card_reason or _name_signal(stem) or setup.folder_reason,
         sources=_sources(cards, exposure_how) if explain else None,
     )
-    return Frame(**{**fields, **v})
+    return {**fields, **v}
 
 
 def _device_names(*names: object) -> tuple[str, ...]:
