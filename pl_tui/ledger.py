@@ -25,7 +25,6 @@ import fcntl
 import os
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -35,7 +34,7 @@ from typing import NamedTuple
 from .core.errors import PlTuiError, finite, user_text
 from .core.normalize import EXPOSURE_COLUMNS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Statuses of a file. An exposure's base status is the best of its present files'.
 ACCEPTED, REJECTED, DERIVED, MISSING, UNREADABLE = (
@@ -280,6 +279,14 @@ def _tally_remove(row: str) -> str:
     )
 
 
+# The tallies of the counting exposures a WHERE clause (to be continued with AND …) picks, grouped
+# by tally key (GROUP BY 1, 2, 3, 4 follows): what rebuild_tallies and a batch of inserts add.
+_TALLY_GROUPED = (
+    "SELECT COALESCE(eff_target, ''), COALESCE(eff_filter, ''), COALESCE(session_date, ''), "
+    "setup_id, count(*), COALESCE(SUM(exposure_us), 0) FROM exposures WHERE counting"
+)
+
+
 MIGRATIONS: dict[int, str] = {
     1: f"""
 CREATE TABLE roots (
@@ -402,6 +409,9 @@ CREATE TABLE goals (
     # the night's conditions per exposure (AstroBin's meanFwhm, meanSqm, temperature); the
     # next scan re-reads every header (the normalising rules changed), which fills them
     4: "".join(f"ALTER TABLE exposures ADD COLUMN {c} REAL;\n" for c in ADDED_IN_4),
+    # the scanner adds the tallies of the exposures it inserts in one statement per batch
+    # (LedgerWriter.write); updates and deletes keep their triggers
+    5: "DROP TRIGGER exposures_tally_insert;",
 }
 
 
@@ -853,14 +863,22 @@ _SQL_INSERT_EXPOSURE = (
     f"VALUES ({', '.join('?' * len(_EXP_INSERT_COLS))}) "
     f"ON CONFLICT(identity) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _UPDATABLE)}"
 )
-_EXPOSURE_ID = "(SELECT id FROM exposures WHERE identity = ?5)"
+_SQL_INSERT_NEW_EXPOSURE = (
+    f"INSERT INTO exposures (id, {', '.join(_EXP_INSERT_COLS)}) VALUES ({', '.join('?' * (len(_EXP_INSERT_COLS) + 1))})"
+)
+# the tallies of the exposures just inserted (ids ?1..?2), as the per-row trigger would add them
+_SQL_TALLY_ADD_RANGE = (
+    f"INSERT INTO tallies ({_TALLY_KEY}, frame_count, total_us) {_TALLY_GROUPED} "
+    "AND id BETWEEN ?1 AND ?2 GROUP BY 1, 2, 3, 4 "
+    "ON CONFLICT DO UPDATE SET frame_count = frame_count + excluded.frame_count, "
+    "total_us = total_us + excluded.total_us"
+)
 _SQL_INSERT_FILE = (
-    "INSERT INTO files (dir_id, name, size, mtime_ns, identity, status, reason, exposure_id) "
-    f"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, {_EXPOSURE_ID})"
+    "INSERT INTO files (dir_id, name, size, mtime_ns, identity, exposure_id, status, reason) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SQL_UPDATE_FILE = (
-    f"UPDATE files SET size = ?3, mtime_ns = ?4, identity = ?5, status = ?6, reason = ?7, exposure_id = {_EXPOSURE_ID} "
-    "WHERE id = ?1"
+    "UPDATE files SET size = ?2, mtime_ns = ?3, identity = ?4, exposure_id = ?5, status = ?6, reason = ?7 WHERE id = ?1"
 )
 _SQL_INSERT_SETUP = f"INSERT INTO setups ({', '.join(SETUP_COLUMNS)}) VALUES ({', '.join('?' * len(SETUP_COLUMNS))})"
 _BEST_STATUS = (
@@ -973,35 +991,58 @@ class LedgerWriter:
         )
 
     def write(self, records: Sequence[FileRecord]) -> None:
-        """Exposures, files, then the status of every identity touched (commit() makes it durable)."""
+        """Exposures, files, then the status of every identity touched (commit() makes it durable).
+
+        An identity new to the ledger gets its row id here and is inserted plainly (no upsert, no
+        per-row trigger): its tallies are added afterwards in one aggregated statement over the ids
+        just inserted. A known identity (or a second copy in this batch) is upserted, and the update
+        trigger moves its tallies. The files are written with their exposure's id."""
         if not records:
             return
         conn = self.conn
         self._begin()
         readable = [r for r in records if r.exposure is not None]
-        idents = [r.exposure[0] for r in readable if r.exposure is not None]
-        unique = set(idents)
-        # An identity that already had files, that comes twice in this batch, or that a file
-        # left, needs its best status recomputed; the rest are written correct at once.
-        touched = _existing_identities(conn, unique) if unique else set()
-        if len(unique) < len(idents):
-            touched.update(i for i, n in Counter(idents).items() if n > 1)
+        # identity → exposures.id, for those the ledger has (their status needs recomputing: they
+        # had files already), then for the new ones as they are numbered
+        ids = _exposure_ids(conn, {r.exposure[0] for r in readable if r.exposure is not None})
+        touched = set(ids)
+        first_new = next_id = 0
+        inserts: list[tuple] = []
+        upserts: list[tuple] = []
+        for r in readable:
+            ident = r.exposure[0] if r.exposure is not None else None
+            if ident in ids:
+                touched.add(ident)  # known, or a second copy in this batch: its status is recomputed
+                upserts.append(self._exposure_params(r))
+            else:
+                if not next_id:
+                    first_new = next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM exposures").fetchone()[0]
+                ids[ident] = next_id
+                inserts.append((next_id, *self._exposure_params(r)))
+                next_id += 1
         touched.update(r.old_identity for r in records if r.old_identity is not None)
-        conn.executemany(_SQL_INSERT_EXPOSURE, [self._exposure_params(r) for r in readable])
+        if inserts:
+            conn.executemany(_SQL_INSERT_NEW_EXPOSURE, inserts)
+            conn.execute(_SQL_TALLY_ADD_RANGE, (first_new, next_id - 1))
+        if upserts:
+            conn.executemany(_SQL_INSERT_EXPOSURE, upserts)
+        get_id = ids.get  # None for an unreadable file (no identity)
         conn.executemany(
             _SQL_INSERT_FILE,
             [
-                (r.dir_id, to_db(r.name), r.size, r.mtime_ns, r.exposure[0] if r.exposure else None, r.status, r.reason)
+                (r.dir_id, to_db(r.name), r.size, r.mtime_ns, ident, get_id(ident), r.status, r.reason)
                 for r in records
                 if r.file_id is None
+                for ident in (r.exposure[0] if r.exposure else None,)
             ],
         )
         conn.executemany(
             _SQL_UPDATE_FILE,
             [
-                (r.file_id, None, r.size, r.mtime_ns, r.exposure[0] if r.exposure else None, r.status, r.reason)
+                (r.file_id, r.size, r.mtime_ns, ident, get_id(ident), r.status, r.reason)
                 for r in records
                 if r.file_id is not None
+                for ident in (r.exposure[0] if r.exposure else None,)
             ],
         )
         if touched:
@@ -1029,12 +1070,14 @@ class LedgerWriter:
         return len(ids)
 
 
-def _existing_identities(conn: sqlite3.Connection, idents: set[int]) -> set[int]:
-    out: set[int] = set()
+def _exposure_ids(conn: sqlite3.Connection, idents: set[int]) -> dict[int | None, int]:
+    """identity → exposures.id of those of ``idents`` the ledger has (None, no identity, is never
+    a key: ``get(None)`` is the exposure id of an unreadable file)."""
+    out: dict[int | None, int] = {}
     items = list(idents)
     for chunk in chunks(items, 500):
         marks = ",".join("?" * len(chunk))
-        out.update(r[0] for r in conn.execute(f"SELECT identity FROM exposures WHERE identity IN ({marks})", chunk))
+        out.update(conn.execute(f"SELECT identity, id FROM exposures WHERE identity IN ({marks})", chunk).fetchall())
     return out
 
 
@@ -1289,12 +1332,7 @@ def rebuild_tallies(conn: sqlite3.Connection) -> None:
     """Recompute tallies from the exposures (repair; the triggers normally keep them exact)."""
     with transaction(conn):
         conn.execute("DELETE FROM tallies")
-        conn.execute(
-            f"INSERT INTO tallies ({_TALLY_KEY}, frame_count, total_us) "
-            "SELECT COALESCE(eff_target, ''), COALESCE(eff_filter, ''), COALESCE(session_date, ''), "
-            "setup_id, count(*), COALESCE(SUM(exposure_us), 0) "
-            "FROM exposures WHERE counting GROUP BY 1, 2, 3, 4"
-        )
+        conn.execute(f"INSERT INTO tallies ({_TALLY_KEY}, frame_count, total_us) {_TALLY_GROUPED} GROUP BY 1, 2, 3, 4")
 
 
 # ISO 8601 UTC to the millisecond from integer ms, exactly (no float on the way).

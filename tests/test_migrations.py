@@ -54,3 +54,39 @@ def test_a_new_ledger_has_every_exposure_column_once(tmp_path: Path) -> None:
     conn.close()
     assert len(cols) == len(set(cols))
     assert set(L.EXPOSURE_ONLY) <= set(cols)
+
+
+def test_a_schema_4_ledger_with_frames_migrates_and_new_frames_are_tallied_once(
+    make_fits, archive: Path, tmp_path: Path
+) -> None:
+    """Schema 5 adds a batch's tallies in one statement instead of a trigger per inserted row: a
+    schema-4 ledger (with the trigger, and tallies it kept) loses the trigger and keeps its
+    tallies; frames scanned afterwards are counted exactly once."""
+    ledger = tmp_path / "old" / "ledger.sqlite"
+    _older_ledger(ledger, 4)
+    conn = sqlite3.connect(ledger, isolation_level=None)
+    conn.execute("INSERT INTO setups (id, instrume) VALUES (1, 'cam')")
+    conn.execute(  # a counting LIGHT of 60 s, as schema 4's scanner wrote it (its trigger tallies it)
+        "INSERT INTO exposures (identity, target, filter, image_type, session_date, setup_id, exposure_s, "
+        "exposure_us) VALUES (7, 'M81', 'Ha', 'LIGHT', '2024-08-13', 1, 60.0, 60000000)"
+    )
+    conn.execute("INSERT INTO dirs (id, root_id, path) VALUES (1, 1, '/gone')")
+    conn.execute(
+        "INSERT INTO files (dir_id, name, size, mtime_ns, identity, exposure_id, status) "
+        "VALUES (1, 'a.fits', 1, 1, 7, 1, 'accepted')"
+    )
+    assert conn.execute("SELECT frame_count FROM tallies").fetchall() == [(1,)]
+    conn.close()
+    make_fits("M81/b.fits", {"DATE-OBS": "2024-08-13T21:10:00.000"})
+    make_fits("M81/c.fits", {"DATE-OBS": "2024-08-13T21:20:00.000"})
+    p = scan(ledger, [str(archive)], Config(settle_seconds=0), workers=0)
+    assert p.new == 2
+    with L.reading(ledger) as conn:
+        triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        assert "exposures_tally_insert" not in triggers
+        assert {"exposures_tally_update", "exposures_tally_delete"} <= triggers
+        assert conn.execute("SELECT sum(frame_count) FROM tallies").fetchone()[0] == 3
+        assert L.counting_frame_count(conn) == 3
+        before = conn.execute("SELECT * FROM tallies ORDER BY 1, 2, 3, 4").fetchall()
+        L.rebuild_tallies(conn)
+        assert conn.execute("SELECT * FROM tallies ORDER BY 1, 2, 3, 4").fetchall() == before

@@ -564,26 +564,56 @@ frame_mixes = st.lists(
 )
 
 
-@given(frame_mixes, st.lists(st.integers(0, 39), max_size=10))
+@given(
+    frame_mixes,
+    st.lists(st.integers(0, 39), max_size=10),
+    st.dictionaries(st.integers(0, 39), st.sampled_from(["rejected", "accepted", "LIGHT", "DARK"]), max_size=6),
+    st.lists(st.tuples(st.integers(0, 39), st.integers(0, 39)), max_size=6),
+    st.booleans(),
+)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_random_ledgers_keep_the_invariants(tmp_path: Path, items: list, gone: list[int]) -> None:
+def test_random_ledgers_keep_the_invariants(
+    tmp_path: Path, items: list, gone: list[int], overrides: dict, changes: list, alias: bool
+) -> None:
+    """Batches of new frames (copies within a batch and across batches), overrides and aliases
+    already known when a frame is first written, files whose content changed (a new identity) and
+    files gone: the tallies stay a recount."""
     path = Path(tempfile.mkdtemp(dir=tmp_path)) / "ledger.sqlite"  # a fresh ledger per example
     conn = L.connect(path)
-    w = L.LedgerWriter(conn)
-    root = w.root_id("/r")
-    recs = []
-    for i, (target, filt, itype, exp, minute, status, cam) in enumerate(items):
+    rows = []
+    for i, (target, filt, itype, exp, minute, _status, cam) in enumerate(items):
         cards = {"OBJECT": target, "FILTER": filt, "IMAGETYP": itype, "EXPTIME": exp, "INSTRUME": cam,
                  "DATE-OBS": f"2024-08-13T21:{minute:02d}:00.100"}  # fmt: skip
         frame = normalize({k: v for k, v in cards.items() if v is not None}, b"", f"f{i}", (), NightRule(tz="UTC"))
-        recs.append(
-            L.FileRecord(
-                w.dir_id(f"/r/d{i % 3}", root), f"f{i}.fits", 1, 1, status, None, *L.split_row(exposure_row(frame))
+        rows.append(L.split_row(exposure_row(frame)))
+    # retags made before the frames are (re)written: a new row must carry them at once
+    for i, value in overrides.items():
+        if i < len(rows):
+            column = "status" if value in ("rejected", "accepted") else "image_type"
+            conn.execute(
+                f"INSERT INTO overrides (identity, {column}) VALUES (?, ?) ON CONFLICT DO UPDATE SET {column} = ?",
+                (rows[i][0][0], value, value),
             )
-        )
+    if alias:
+        conn.execute("INSERT INTO aliases (kind, from_name, to_name) VALUES ('target', 'M31', 'Andromeda')")
+    w = L.LedgerWriter(conn)
+    root = w.root_id("/r")
+    recs = [
+        L.FileRecord(w.dir_id(f"/r/d{i % 3}", root), f"f{i}.fits", 1, 1, items[i][5], None, *rows[i])
+        for i in range(len(rows))
+    ]
     for k in range(0, len(recs), 7):  # several batches, so identities meet across them
         w.write(recs[k : k + 7])
+    w.commit()
     ids = [r[0] for r in conn.execute("SELECT id FROM files ORDER BY id")]
+    # files whose content changed: file i now holds frame j (a new identity, or a copy's)
+    changed = {i: j for i, j in changes if i < len(ids) and j < len(rows)}
+    w.write(
+        [
+            L.FileRecord(recs[i].dir_id, recs[i].name, 2, 2, items[j][5], None, *rows[j], ids[i], rows[i][0][0])
+            for i, j in changed.items()
+        ]
+    )
     w.mark_missing([ids[g] for g in set(gone) if g < len(ids)])
     w.commit()
     conn.close()
@@ -591,13 +621,14 @@ def test_random_ledgers_keep_the_invariants(tmp_path: Path, items: list, gone: l
     # and the tallies equal a direct count of counting exposures
     direct = query(path, "SELECT count(*), COALESCE(SUM(exposure_us), 0) FROM exposures WHERE counting")[0]
     assert direct == query(path, "SELECT COALESCE(SUM(frame_count), 0), COALESCE(SUM(total_us), 0) FROM tallies")[0]
-    # and a counting exposure is one with an accepted, present LIGHT file
+    # and a counting exposure is one with an accepted, present LIGHT file (or retagged so)
     expect = query(
         path,
         "SELECT count(DISTINCT e.identity) FROM exposures e JOIN files f ON f.identity = e.identity "
-        "WHERE f.status = 'accepted' AND e.image_type = 'LIGHT'",
+        "WHERE e.ov_status IS NULL AND f.status = 'accepted' AND e.eff_type IS 'LIGHT'",
     )[0][0]
-    assert direct[0] == expect
+    retagged = query(path, "SELECT count(*) FROM exposures WHERE ov_status = 'accepted' AND eff_type IS 'LIGHT'")
+    assert direct[0] == expect + retagged[0][0]
 
 
 def test_a_ledger_written_under_older_rules_is_read_again_once(
