@@ -629,3 +629,49 @@ def test_setup_fields_worked_out_once_follow_every_card_and_folder_that_decides_
         a, b = _lazy_and_eager(data, stem, ("Other Target", "2024-01-01", *parts))
         assert a == b, entry["slug"]
     assert changed > 300
+
+
+def test_numbers_read_in_one_pass_give_what_the_parser_gives_as_values_change_kind() -> None:
+    """Within one keyword layout, the per-frame cards are read in one pass while they hold plain
+    numbers; a frame where one holds a string, a blank, an overflow or a free-format number must
+    still be read as the parser reads it, before and after the pass learns to leave it out."""
+    base = [
+        "SIMPLE  =                    T",
+        "BITPIX  =                   16",
+        "NAXIS   =                    0",
+        "IMAGETYP= 'Light Frame'",
+        "EXPTIME =                300.0 / [s]",
+        "DATE-OBS= '2024-08-13T21:34:55.123'",
+        "OBJCTRA = '05 35 17.300'",
+        "OBJCTDEC=                 -5.4",
+        "RA      =              83.8221",
+        "CCD-TEMP=                -10.1",
+        "AIRMASS =                1.234",
+        "SKYQUAL =                21.02",
+    ]
+    odd_values = [
+        "CCD-TEMP= 'n/a'",
+        "CCD-TEMP=",
+        "CCD-TEMP=                1e999",
+        "CCD-TEMP= -9.5 / free format",
+        "CCD-TEMP=                 -9.9",
+        "AIRMASS =                 95.0",
+        "OBJCTDEC= '-05 23 28'",
+        "OBJCTDEC=                 95.0",
+        "SKYQUAL =                    T",
+        "AIRMASS =               1.5D+0",
+        "CCD-TEMP                 -10.1",  # no value indicator: no value
+        "AIRMASS =                 nan",
+    ]
+    frames = 0
+    for i, odd in enumerate(odd_values):
+        # a keyword layout of its own for each case: the pass starts out reading every card
+        layout = [*base, f"PLTEST{i:02d}=                    1"]
+        plain = "".join(c.ljust(80) for c in [*layout, "END"]).encode()
+        data = "".join((odd if c[:8] == odd[:8] else c).ljust(80) for c in [*layout, "END"]).encode()
+        for variant in (plain, data, plain, data):
+            assert isinstance(header_cards(variant), Cards)
+            a, b = _lazy_and_eager(variant, f"f{i}", ("M 42",))
+            assert a == b, odd
+            frames += 1
+    assert frames == 4 * len(odd_values)

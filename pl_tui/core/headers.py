@@ -238,7 +238,7 @@ class _Layout:
     offsets — and which of a set of keywords are present — are worked out once per sequence,
     and a header of a known sequence is never indexed card by card."""
 
-    __slots__ = ("_ordered", "_pairs", "_raw", "offsets")
+    __slots__ = ("_numbers", "_ordered", "_pairs", "_raw", "offsets")
 
     def __init__(self, keys: tuple[bytes, ...]) -> None:
         n = len(keys)
@@ -247,6 +247,31 @@ class _Layout:
         self._pairs: dict[frozenset[str], tuple[tuple[str, int], ...]] = {}
         self._raw: dict[tuple[str, ...], struct.Struct] = {}
         self._ordered: dict[tuple[str, ...], tuple[int, ...]] = {}
+        self._numbers: dict[tuple[tuple[str, ...], ...], tuple[struct.Struct, tuple[int, ...]]] = {}
+
+    def numbers(
+        self, fields: tuple[tuple[str, ...], ...], header: bytes | None = None
+    ) -> tuple[struct.Struct, tuple[int, ...]]:
+        """How to read the first present card of each of ``fields`` in one pass: a struct that
+        takes columns 9-31 of each (``= ``, the 20-column value, the column after it) and the
+        index in ``fields`` of each card taken. Given a ``header`` whose pass failed, the cards
+        that are not plain numbers there are left out from then on (strings such as N.I.N.A.'s
+        OBJCTRA)."""
+        got = self._numbers.get(fields)
+        if got is None or header is not None:
+            taken = [(i, o[0]) for i, keys in enumerate(fields) if (o := self.ordered(keys))]
+            if got is not None and header is not None:
+                kept = set(got[1])
+                taken = [
+                    (i, off) for i, off in taken if i in kept and _fixed_number(header[off : off + CARD]) is not None
+                ]
+            taken.sort(key=lambda p: p[1])
+            fmt, pos = [], 0
+            for _, off in taken:
+                fmt.append(f"{off + 8 - pos}x2s20s1s")
+                pos = off + 31
+            got = self._numbers[fields] = (struct.Struct("".join(fmt)), tuple(i for i, _ in taken))
+        return got
 
     def ordered(self, keys: tuple[str, ...]) -> tuple[int, ...]:
         """Offsets of those of ``keys`` present, in the order of ``keys``."""
@@ -320,6 +345,33 @@ class Cards(Mapping[str, object]):
                     return value
         return None
 
+    def firsts(self, fields: tuple[tuple[tuple[str, ...], Callable[[object], object]], ...]) -> list[object]:
+        """``[self.first(keys, conv) for keys, conv in fields]``, the plain numbers among those
+        cards read in one pass: the temperatures, pointing and conditions of every frame."""
+        keys_only = tuple(keys for keys, _ in fields)
+        layout, header = self._layout, self._header
+        pack, taken = layout.numbers(keys_only)
+        parts = pack.unpack_from(header)
+        values: list[float] | None = None
+        if _PLAIN_NUMBERS.fullmatch(b"".join(parts)):
+            try:
+                values = list(map(float, parts[1::3]))
+            except ValueError:  # a blank value field
+                values = None
+        if values is None:
+            layout.numbers(keys_only, header)  # leave out what is no plain number here
+            return [self.first(keys, conv) for keys, conv in fields]
+        out: list[object] = [None] * len(fields)
+        done = [False] * len(fields)
+        for i, raw in zip(taken, values, strict=True):
+            if math.isfinite(raw):
+                out[i] = fields[i][1](raw)
+                done[i] = out[i] is not None
+        for i, (keys, conv) in enumerate(fields):
+            if not done[i]:
+                out[i] = self.first(keys, conv)
+        return out
+
     def comment(self, key: str) -> str | None:
         """The comment of ``key``'s card, like :func:`card_comment`."""
         off = self._layout.offsets.get(_key8(key))
@@ -385,6 +437,8 @@ def _comment_text(raw: bytes) -> str | None:
 
 
 _NUMBER_BYTES = b"0123456789.+-eE"
+# Columns 9-31 of cards holding plain fixed-format numbers, one after another.
+_PLAIN_NUMBERS = re.compile(rb"(?:= [ 0-9.eE+-]{20}[ /])*")
 
 
 def _fixed_number(card: bytes) -> int | float | None:

@@ -1101,6 +1101,8 @@ PER_FRAME_KEYWORDS: frozenset[str] = frozenset(
 SETUP_KEYWORDS: frozenset[str] = READ_KEYWORDS - PER_FRAME_KEYWORDS
 _SETUP_ORDER = tuple(sorted(SETUP_KEYWORDS))
 _PER_FRAME = tuple(f for f in _FIELDS if f[0] in _PER_FRAME_FIELDS)
+_PER_FRAME_NAMES = tuple(f[0] for f in _PER_FRAME)
+_PER_FRAME_SPEC = tuple((keys, conv) for _, keys, conv in _PER_FRAME)
 _SETUP_FIELDS = tuple(f for f in _FIELDS if f[0] not in _PER_FRAME_FIELDS and f[0] != "exposure_s")
 
 
@@ -1236,9 +1238,7 @@ def normalize_values(
     v: dict[str, Any] = {}
     get = per.get
     if isinstance(cards, Cards):
-        first = cards.first
-        for name, keys, conv in _PER_FRAME:
-            v[name] = first(keys, conv)
+        v = dict(zip(_PER_FRAME_NAMES, cards.firsts(_PER_FRAME_SPEC), strict=True))
     else:
         for name, keys, conv in _PER_FRAME:  # _pick, inlined
             value = None
