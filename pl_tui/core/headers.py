@@ -247,30 +247,33 @@ class _Layout:
         self._pairs: dict[frozenset[str], tuple[tuple[str, int], ...]] = {}
         self._raw: dict[tuple[str, ...], struct.Struct] = {}
         self._ordered: dict[tuple[str, ...], tuple[int, ...]] = {}
-        self._numbers: dict[tuple[tuple[str, ...], ...], tuple[struct.Struct, tuple[int, ...]]] = {}
+        self._numbers: dict[tuple[tuple[str, ...], ...], tuple[struct.Struct, tuple[int, ...], tuple[int, ...]]] = {}
 
     def numbers(
         self, fields: tuple[tuple[str, ...], ...], header: bytes | None = None
-    ) -> tuple[struct.Struct, tuple[int, ...]]:
+    ) -> tuple[struct.Struct, tuple[int, ...], tuple[int, ...]]:
         """How to read the first present card of each of ``fields`` in one pass: a struct that
-        takes columns 9-31 of each (``= ``, the 20-column value, the column after it) and the
-        index in ``fields`` of each card taken. Given a ``header`` whose pass failed, the cards
-        that are not plain numbers there are left out from then on (strings such as N.I.N.A.'s
-        OBJCTRA)."""
+        takes columns 9-31 of each (``= ``, the 20-column value, the column after it), the
+        index in ``fields`` of each card taken, and those of the fields present but not taken.
+        Given a ``header`` whose pass failed, the cards that are not plain numbers there are
+        left out from then on (strings such as N.I.N.A.'s OBJCTRA)."""
         got = self._numbers.get(fields)
         if got is None or header is not None:
-            taken = [(i, o[0]) for i, keys in enumerate(fields) if (o := self.ordered(keys))]
+            present = [(i, o[0]) for i, keys in enumerate(fields) if (o := self.ordered(keys))]
+            taken = present
             if got is not None and header is not None:
                 kept = set(got[1])
                 taken = [
-                    (i, off) for i, off in taken if i in kept and _fixed_number(header[off : off + CARD]) is not None
+                    (i, off) for i, off in present if i in kept and _fixed_number(header[off : off + CARD]) is not None
                 ]
             taken.sort(key=lambda p: p[1])
             fmt, pos = [], 0
             for _, off in taken:
                 fmt.append(f"{off + 8 - pos}x2s20s1s")
                 pos = off + 31
-            got = self._numbers[fields] = (struct.Struct("".join(fmt)), tuple(i for i, _ in taken))
+            chosen = tuple(i for i, _ in taken)
+            others = tuple(i for i, _ in present if i not in chosen)
+            got = self._numbers[fields] = (struct.Struct("".join(fmt)), chosen, others)
         return got
 
     def ordered(self, keys: tuple[str, ...]) -> tuple[int, ...]:
@@ -345,13 +348,12 @@ class Cards(Mapping[str, object]):
                     return value
         return None
 
-    def firsts(self, fields: tuple[tuple[tuple[str, ...], Callable[[object], object]], ...]) -> list[object]:
-        """``[self.first(keys, conv) for keys, conv in fields]``, the plain numbers among those
-        cards read in one pass: the temperatures, pointing and conditions of every frame."""
-        keys_only = tuple(keys for keys, _ in fields)
-        layout, header = self._layout, self._header
-        pack, taken = layout.numbers(keys_only)
-        parts = pack.unpack_from(header)
+    def firsts(self, keys: tuple[tuple[str, ...], ...], convs: tuple[Callable[[object], object], ...]) -> list[object]:
+        """``[self.first(k, conv) for k, conv in zip(keys, convs)]``, the plain numbers among
+        those cards read in one pass: the temperatures, pointing and conditions of every frame."""
+        layout = self._layout
+        pack, taken, others = layout.numbers(keys)
+        parts = pack.unpack_from(self._header)
         values: list[float] | None = None
         if _PLAIN_NUMBERS.fullmatch(b"".join(parts)):
             try:
@@ -359,17 +361,14 @@ class Cards(Mapping[str, object]):
             except ValueError:  # a blank value field
                 values = None
         if values is None:
-            layout.numbers(keys_only, header)  # leave out what is no plain number here
-            return [self.first(keys, conv) for keys, conv in fields]
-        out: list[object] = [None] * len(fields)
-        done = [False] * len(fields)
+            layout.numbers(keys, self._header)  # leave out what is no plain number here
+            return [self.first(k, conv) for k, conv in zip(keys, convs, strict=True)]
+        out: list[object] = [None] * len(keys)
         for i, raw in zip(taken, values, strict=True):
-            if math.isfinite(raw):
-                out[i] = fields[i][1](raw)
-                done[i] = out[i] is not None
-        for i, (keys, conv) in enumerate(fields):
-            if not done[i]:
-                out[i] = self.first(keys, conv)
+            v = convs[i](raw) if math.isfinite(raw) else None
+            out[i] = self.first(keys[i], convs[i]) if v is None else v  # None: the fallbacks
+        for i in others:
+            out[i] = self.first(keys[i], convs[i])
         return out
 
     def comment(self, key: str) -> str | None:

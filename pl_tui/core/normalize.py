@@ -679,7 +679,7 @@ _DERIVED_NAME = re.compile(
 )
 # What _DERIVED_SUFFIX and _DERIVED_NAME cannot match without (lower case).
 _DERIVED_ENDINGS = ("_cc", "_c", "_r", "_a", "_d")
-_DERIVED_WORDS = ("stack", "integration", "calibrated", "master", "starless", "drizzle")
+_DERIVED_WORDS = re.compile("stack|integration|calibrated|master|starless|drizzle")
 _DERIVED_FOLDERS = frozenset({"calibrated", "registered", "master", "masters", "stacked", "integration", "integrated"})
 _DATE_FOLDER = re.compile(r"(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?![0-9])")
 _YEAR_FOLDER = re.compile(r"\d{4}$")
@@ -785,7 +785,7 @@ def _name_signal(stem: str) -> str | None:
         m = _DERIVED_SUFFIX.search(stem)
         if m:
             return f"file name suffix {m.group(0)}"
-    if not ascii_only or any(word in low_stem for word in _DERIVED_WORDS):
+    if not ascii_only or _DERIVED_WORDS.search(low_stem):
         m = _DERIVED_NAME.search(stem)
         if m:
             return f"file name '{m.group(0).strip('_-. ')}': a stack or processed result"
@@ -1102,7 +1102,8 @@ SETUP_KEYWORDS: frozenset[str] = READ_KEYWORDS - PER_FRAME_KEYWORDS
 _SETUP_ORDER = tuple(sorted(SETUP_KEYWORDS))
 _PER_FRAME = tuple(f for f in _FIELDS if f[0] in _PER_FRAME_FIELDS)
 _PER_FRAME_NAMES = tuple(f[0] for f in _PER_FRAME)
-_PER_FRAME_SPEC = tuple((keys, conv) for _, keys, conv in _PER_FRAME)
+_PER_FRAME_KEYS = tuple(keys for _, keys, _ in _PER_FRAME)
+_PER_FRAME_CONVS = tuple(conv for _, _, conv in _PER_FRAME)
 _SETUP_FIELDS = tuple(f for f in _FIELDS if f[0] not in _PER_FRAME_FIELDS and f[0] != "exposure_s")
 
 
@@ -1238,7 +1239,7 @@ def normalize_values(
     v: dict[str, Any] = {}
     get = per.get
     if isinstance(cards, Cards):
-        v = dict(zip(_PER_FRAME_NAMES, cards.firsts(_PER_FRAME_SPEC), strict=True))
+        v = dict(zip(_PER_FRAME_NAMES, cards.firsts(_PER_FRAME_KEYS, _PER_FRAME_CONVS), strict=True))
     else:
         for name, keys, conv in _PER_FRAME:  # _pick, inlined
             value = None
