@@ -329,6 +329,8 @@ class Cards(Mapping[str, object]):
         v = self._memo.get(key, _ABSENT)
         if v is not _ABSENT:
             return v
+        if key in _COMMENTARY:
+            return default  # commentary cards have no value (parse_header leaves them out)
         k8 = _KEY8.get(key)
         off = self._layout.offsets.get(_key8(key) if k8 is None else k8)
         if off is None:
@@ -422,6 +424,10 @@ def _card_value(card: bytes) -> object:
         value = _fixed_number(card)
         if value is not None:
             return value
+    elif card[8:10] == b"= " and card.isascii():  # a quoted string: DATE-OBS and the like
+        end = card.find(b"'", 11)
+        if end > 0 and card[end + 1 : end + 2] != b"'":  # no quote doubled inside
+            return card[11:end].decode("ascii").rstrip()
     hit = _CARD_CACHE.get(card)
     if hit is None:
         if len(_CARD_CACHE) >= _CARD_CACHE_MAX:
