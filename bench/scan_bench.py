@@ -115,24 +115,33 @@ def baseline_fitsio(paths: list[str]) -> float:
     return (time.perf_counter() - t) / len(paths) * 1e6
 
 
-def stage_costs(paths: list[str]) -> dict[str, float]:
-    """µs/frame of each stage of a reader, in this process: the header read + card index,
-    normalising (which parses the cards it reads), and the whole read_one."""
-    from pl_tui.core.headers import _CARD_CACHE, read_header
+def stage_costs(paths: list[str], root: Path) -> dict[str, float]:
+    """µs/frame of each stage of a reader, in this process, every cache emptied first (as in a
+    fresh reader): the header read + keyword layout, normalising (which parses the cards it
+    reads), and the whole read_one with the row it hands back."""
+    from pl_tui.core import headers
+    from pl_tui.core import normalize as norm
+    from pl_tui.core.headers import read_header
     from pl_tui.core.normalize import NightRule, split_name
     from pl_tui.scan import read_one
 
+    def empty_caches() -> None:
+        headers._CARD_CACHE.clear()
+        headers._LAYOUTS.clear()
+        norm._SETUPS.clear()
+
     rule = NightRule()
-    _CARD_CACHE.clear()
+    parts = [Path(p).relative_to(root).parts[:-1] for p in paths]
+    empty_caches()
     t = time.perf_counter()
     raws = [read_header(p, "fits") for p in paths]
     read_us = (time.perf_counter() - t) / len(paths) * 1e6
     t = time.perf_counter()
-    for p, raw in zip(paths, raws, strict=True):
-        normalize(raw.cards, raw.header_bytes, split_name(os.path.basename(p)), (), rule, size=raw.size)
+    for p, raw, dirs in zip(paths, raws, parts, strict=True):
+        normalize(raw.cards, raw.header_bytes, split_name(os.path.basename(p)), dirs, rule, size=raw.size)
     norm_us = (time.perf_counter() - t) / len(paths) * 1e6
-    _CARD_CACHE.clear()
-    items = [(p, os.path.basename(p), "fits", (), False) for p in paths]
+    empty_caches()
+    items = [(p, os.path.basename(p), "fits", dirs, False) for p, dirs in zip(paths, parts, strict=True)]
     t = time.perf_counter()
     for it in items:
         read_one(it, rule)
@@ -162,8 +171,10 @@ print(json.dumps(dict(elapsed=el, indexed=p.indexed, unchanged=p.unchanged, foun
       unreadable=p.unreadable, rss_self_kb=hwm or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
       rss_children_kb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)))
 """
+    t = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    process_s = time.perf_counter() - t  # the whole process: interpreter start, imports, scan, exit
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "process_elapsed": process_s}
 
 
 def build_query_ledger(path: Path, n: int) -> float:
@@ -246,7 +257,7 @@ def main() -> None:
     n = len(paths)
     baseline_read(paths)  # warm the page cache
     base_read_us = baseline_read(paths)
-    stages = stage_costs(paths[:20000])
+    stages = stage_costs(paths[:20000], archive)
     print(
         "reader stages (one process, µs/frame): read + card index {read_us:.1f}, normalise (parses the "
         "cards it reads) {normalize_us:.1f}, read_one {read_one_us:.1f}".format(**stages),
@@ -264,11 +275,12 @@ def main() -> None:
     for p in work.glob("bench.sqlite*"):
         p.unlink()
     first = run_scan_child(ledger, archive)
-    first_rate = first["indexed"] / first["elapsed"]
+    first_rate = first["indexed"] / first["process_elapsed"]
     print(
-        f"first scan: {first['indexed']} frames in {first['elapsed']:.2f} s = {first_rate:,.0f} frames/s "
-        f"({first['elapsed'] / n * 1e6:.1f} µs/frame = "
-        f"{first['elapsed'] / n * 1e6 / base_read_us:.1f}x the plain read)",
+        f"first scan, whole process: {first['indexed']} frames in {first['process_elapsed']:.2f} s = "
+        f"{first_rate:,.0f} frames/s ({first['process_elapsed'] / n * 1e6:.1f} µs/frame = "
+        f"{first['process_elapsed'] / n * 1e6 / base_read_us:.1f}x the plain read); "
+        f"the scan() call alone {first['indexed'] / first['elapsed']:,.0f} frames/s",
         flush=True,
     )
     size = sum(p.stat().st_size for p in work.glob("bench.sqlite*"))
@@ -278,9 +290,9 @@ def main() -> None:
     size = ledger.stat().st_size
     print(f"ledger: {size / n:.0f} bytes/frame ({size / 1e6:.1f} MB)", flush=True)
     cold = run_scan_child(ledger, archive)  # the first rescan also warms the ledger's pages
-    cold_rate = cold["unchanged"] / cold["elapsed"]
+    cold_rate = cold["unchanged"] / cold["process_elapsed"]
     rescan = run_scan_child(ledger, archive)
-    rescan_rate = rescan["unchanged"] / rescan["elapsed"]
+    rescan_rate = rescan["unchanged"] / rescan["process_elapsed"]
     print(
         f"rescan, nothing changed: {rescan_rate:,.0f} files/s ({rescan_rate / base_walk:.2f}x the stat walk; "
         f"first rescan after the scan {cold_rate:,.0f} files/s)",
@@ -294,7 +306,7 @@ def main() -> None:
     for p in work.glob("bench-friendly.sqlite*"):
         p.unlink()
     fr = run_scan_child(work / "bench-friendly.sqlite", friendly)
-    friendly_rate = fr["indexed"] / fr["elapsed"]
+    friendly_rate = fr["indexed"] / fr["process_elapsed"]
     print(f"first scan of the cache-friendly archive: {friendly_rate:,.0f} frames/s", flush=True)
 
     lat_archive = work / f"realistic-lat-{args.latency_frames}"
@@ -306,7 +318,7 @@ def main() -> None:
     for p in work.glob("bench-lat.sqlite*"):
         p.unlink()
     lat = run_scan_child(lat_ledger, lat_archive, latency_ms=1.0)
-    lat_rate = lat["indexed"] / lat["elapsed"]
+    lat_rate = lat["indexed"] / lat["process_elapsed"]
     print(
         f"scan with +1 ms per open: {lat_rate:,.0f} frames/s (serial floor: {1000 / (1 + base_read_us / 1000):,.0f}/s)",
         flush=True,
@@ -338,7 +350,8 @@ def main() -> None:
         "base_fitsio_us": base_fitsio_us,
         "base_walk": base_walk,
         "first_rate": first_rate,
-        "first_us": first["elapsed"] / n * 1e6,
+        "first_us": first["process_elapsed"] / n * 1e6,
+        "first_call_rate": first["indexed"] / first["elapsed"],
         "rescan_rate": rescan_rate,
         "rescan_cold_rate": cold_rate,
         "lat_rate": lat_rate,
@@ -385,8 +398,9 @@ def record(f: dict) -> None:
         "| figure | measured | target | | vs baseline |",
         "|---|---|---|---|---|",
         row(
-            "first full scan (walk + read + normalise + ledger)",
-            f"{f['first_rate']:,.0f} frames/s ({f['first_us']:.1f} µs/frame)",
+            "first full scan, whole process (start-up, walk, read, normalise, ledger, exit)",
+            f"{f['first_rate']:,.0f} frames/s ({f['first_us']:.1f} µs/frame; the scan call alone "
+            f"{f['first_call_rate']:,.0f}/s)",
             "≥ 25,000 frames/s",
             f["first_rate"] >= 25_000,
             f"ratio {f['base_read_us'] / f['first_us']:.2f} of the plain read (target ≥ 0.2); "
