@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .core.errors import PlTuiError, finite, user_text
-from .core.normalize import EXPOSURE_COLUMNS
+from .core.normalize import EXPOSURE_COLUMNS, NIGHT_BASIS
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Statuses of a file. An exposure's base status is the best of its present files'.
 ACCEPTED, REJECTED, DERIVED, MISSING, UNREADABLE = (
@@ -279,6 +279,134 @@ def _tally_remove(row: str) -> str:
     )
 
 
+# Schema 6 stores what repeats another column as (almost) nothing, behind virtual columns of the
+# old names, so every query reads them as before. {x} in an expression is the value written for
+# column x: a parameter when the scanner inserts, the old column when migration 6 copies a row.
+# * a raw text equal to its normalised value, and a folder type equal to the header's, is NULL;
+#   one that is absent while the other is not is '' (normalisation never makes an empty text);
+# * the night's basis is its index in NIGHT_BASIS (0 and 1 take no bytes at all);
+# * exposure_s is exposure_us / 1e6 unless that is not exactly it (sub-microsecond exposures);
+# * status (exposures and files) is NULL for 'accepted', the status of nearly every row.
+_SAME_AS = {"target_raw": "target", "filter_raw": "filter", "image_type_raw": "image_type", "folder_type": "image_type"}
+_BASIS_CODES = " ".join(f"WHEN {i} THEN '{b}'" for i, b in enumerate(NIGHT_BASIS))
+_STORED_AS: dict[str, tuple[str, str, str]] = {  # column → (stored column, its type, stored value)
+    **{
+        c: (f"{c}_d", "TEXT", f"IIF({{{c}}} IS {{{base}}}, NULL, COALESCE({{{c}}}, ''))")
+        for c, base in _SAME_AS.items()
+    },
+    "night_basis": (
+        "night_basis_d",
+        "",
+        "CASE {night_basis} "
+        + " ".join(f"WHEN '{b}' THEN {i}" for i, b in enumerate(NIGHT_BASIS))
+        + " ELSE {night_basis} END",
+    ),
+    "exposure_s": ("exposure_s_d", "REAL", "IIF({exposure_s} IS {exposure_us} / 1e6, NULL, {exposure_s})"),
+    "status": ("state", "TEXT", "NULLIF({status}, 'accepted')"),
+}
+_VIRTUAL_6 = {
+    **{c: f"IIF({c}_d IS NULL, {base}, NULLIF({c}_d, ''))" for c, base in _SAME_AS.items()},
+    "night_basis": f"CASE night_basis_d {_BASIS_CODES} ELSE night_basis_d END",
+    "exposure_s": "COALESCE(exposure_s_d, exposure_us / 1e6)",
+    "status": "COALESCE(state, 'accepted')",
+}
+_VIRTUAL_TYPES = {"exposure_s": "REAL"}
+
+
+def _stored(column: str) -> str:
+    return _STORED_AS[column][0] if column in _STORED_AS else column
+
+
+def _stored_value(column: str, value_of: dict[str, str]) -> str:
+    """The value stored for ``column`` given how each column's written value is spelled."""
+    if column not in _STORED_AS:
+        return value_of[column]
+    return _STORED_AS[column][2].format(**value_of)
+
+
+def _exposures_6_sql() -> str:
+    own = [c for c in EXPOSURE_ONLY if c != "identity"]
+    stored = ["id INTEGER PRIMARY KEY", "identity INTEGER NOT NULL UNIQUE"]
+    stored += [
+        f"{_stored(c)} {_STORED_AS[c][1] if c in _STORED_AS else _EXPOSURE_TYPES.get(c, 'TEXT')}".rstrip() for c in own
+    ]
+    stored += [
+        "setup_id INTEGER NOT NULL REFERENCES setups(id)",
+        "exposure_us INTEGER",  # exposure in whole microseconds: exact sums
+        "state TEXT",  # best status among the exposure's files; NULL: accepted
+        "copies INTEGER NOT NULL DEFAULT 1",  # its present files: more than one means duplicates
+        # denormalised from overrides / aliases so the effective values are plain columns
+        "ov_target TEXT",
+        "ov_filter TEXT",
+        "ov_type TEXT",
+        "ov_status TEXT",
+        "alias_target TEXT",
+        "alias_filter TEXT",
+    ]
+    virtual = [
+        f"{c} {_VIRTUAL_TYPES.get(c, 'TEXT')} GENERATED ALWAYS AS ({expr}) VIRTUAL" for c, expr in _VIRTUAL_6.items()
+    ]
+    virtual += [
+        "eff_target TEXT GENERATED ALWAYS AS (COALESCE(ov_target, alias_target, target)) VIRTUAL",
+        "eff_filter TEXT GENERATED ALWAYS AS (COALESCE(ov_filter, alias_filter, filter)) VIRTUAL",
+        "eff_type TEXT GENERATED ALWAYS AS (COALESCE(ov_type, image_type)) VIRTUAL",
+        "eff_status TEXT GENERATED ALWAYS AS (COALESCE(ov_status, status)) VIRTUAL",
+        "counting INTEGER GENERATED ALWAYS AS "
+        "(COALESCE(ov_status, status) = 'accepted' AND COALESCE(ov_type, image_type) IS 'LIGHT') VIRTUAL",
+    ]
+    return ",\n  ".join(stored + virtual)
+
+
+def _migration_6() -> str:
+    copied = ["id", *EXPOSURE_ONLY, "setup_id", "exposure_us", "status", "copies",
+              "ov_target", "ov_filter", "ov_type", "ov_status", "alias_target", "alias_filter"]  # fmt: skip
+    by_name = {c: c for c in copied}
+    return f"""
+DROP TRIGGER exposures_tally_delete;
+DROP TRIGGER exposures_tally_update;
+DROP INDEX exposures_night;
+DROP INDEX exposures_status_set;
+CREATE TABLE exposures_6 (
+  {_exposures_6_sql()}
+);
+INSERT INTO exposures_6 ({", ".join(_stored(c) for c in copied)})
+SELECT {", ".join(_stored_value(c, by_name) for c in copied)} FROM exposures;
+DROP TABLE exposures;
+ALTER TABLE exposures_6 RENAME TO exposures;
+CREATE INDEX exposures_night ON exposures(session_date);
+CREATE INDEX exposures_status_set ON exposures(ov_status) WHERE ov_status IS NOT NULL;
+CREATE TRIGGER exposures_tally_delete AFTER DELETE ON exposures BEGIN
+  {_tally_remove("OLD")}
+END;
+CREATE TRIGGER exposures_tally_update AFTER UPDATE ON exposures BEGIN
+  {_tally_remove("OLD")}
+  {_tally_add("NEW")}
+END;
+DROP INDEX files_dir;
+DROP INDEX files_identity;
+DROP INDEX files_status;
+CREATE TABLE files_6 (
+  id INTEGER PRIMARY KEY,
+  dir_id INTEGER NOT NULL REFERENCES dirs(id),
+  name TEXT NOT NULL,
+  size INTEGER,
+  mtime_ns INTEGER,
+  identity INTEGER,
+  exposure_id INTEGER,
+  state TEXT,
+  reason TEXT,
+  status TEXT GENERATED ALWAYS AS (COALESCE(state, 'accepted')) VIRTUAL
+);
+INSERT INTO files_6 (id, dir_id, name, size, mtime_ns, identity, exposure_id, state, reason)
+SELECT id, dir_id, name, size, mtime_ns, identity, exposure_id, NULLIF(status, 'accepted'), reason FROM files;
+DROP TABLE files;
+ALTER TABLE files_6 RENAME TO files;
+CREATE INDEX files_dir ON files(dir_id);
+CREATE INDEX files_identity ON files(identity);
+CREATE INDEX files_status ON files(status) WHERE status <> 'accepted';
+"""
+
+
 # The tallies of the counting exposures a WHERE clause (to be continued with AND …) picks, grouped
 # by tally key (GROUP BY 1, 2, 3, 4 follows): what rebuild_tallies and a batch of inserts add.
 _TALLY_GROUPED = (
@@ -412,6 +540,9 @@ CREATE TABLE goals (
     # the scanner adds the tallies of the exposures it inserts in one statement per batch
     # (LedgerWriter.write); updates and deletes keep their triggers
     5: "DROP TRIGGER exposures_tally_insert;",
+    # smaller rows: values that repeat another column are stored as (almost) nothing, behind
+    # virtual columns of the same names (_STORED_AS); exposures and files are copied once
+    6: _migration_6(),
 }
 
 
@@ -857,14 +988,17 @@ _EXP_INSERT_COLS = (
 )  # fmt: skip
 # On conflict (a copy, a changed file) refresh everything but the status, which is recomputed
 # from the files; the override and alias columns too, from their tables: they never drift.
-_UPDATABLE = [c for c in _EXP_INSERT_COLS if c not in ("identity", "status")]
+_EXP_PARAMS = {c: f"?{i}" for i, c in enumerate(_EXP_INSERT_COLS, 1)}
+_EXP_STORED = ", ".join(_stored(c) for c in _EXP_INSERT_COLS)
+_EXP_VALUES = ", ".join(_stored_value(c, _EXP_PARAMS) for c in _EXP_INSERT_COLS)
+_UPDATABLE = [_stored(c) for c in _EXP_INSERT_COLS if c not in ("identity", "status")]
 _SQL_INSERT_EXPOSURE = (
-    f"INSERT INTO exposures ({', '.join(_EXP_INSERT_COLS)}) "
-    f"VALUES ({', '.join('?' * len(_EXP_INSERT_COLS))}) "
+    f"INSERT INTO exposures ({_EXP_STORED}) VALUES ({_EXP_VALUES}) "
     f"ON CONFLICT(identity) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _UPDATABLE)}"
 )
+# a new identity, with the id the writer gave it (the last parameter)
 _SQL_INSERT_NEW_EXPOSURE = (
-    f"INSERT INTO exposures (id, {', '.join(_EXP_INSERT_COLS)}) VALUES ({', '.join('?' * (len(_EXP_INSERT_COLS) + 1))})"
+    f"INSERT INTO exposures ({_EXP_STORED}, id) VALUES ({_EXP_VALUES}, ?{len(_EXP_INSERT_COLS) + 1})"
 )
 # the tallies of the exposures just inserted (ids ?1..?2), as the per-row trigger would add them
 _SQL_TALLY_ADD_RANGE = (
@@ -874,11 +1008,12 @@ _SQL_TALLY_ADD_RANGE = (
     "total_us = total_us + excluded.total_us"
 )
 _SQL_INSERT_FILE = (
-    "INSERT INTO files (dir_id, name, size, mtime_ns, identity, exposure_id, status, reason) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO files (dir_id, name, size, mtime_ns, identity, exposure_id, state, reason) "
+    "VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, 'accepted'), ?)"
 )
 _SQL_UPDATE_FILE = (
-    "UPDATE files SET size = ?2, mtime_ns = ?3, identity = ?4, exposure_id = ?5, status = ?6, reason = ?7 WHERE id = ?1"
+    "UPDATE files SET size = ?2, mtime_ns = ?3, identity = ?4, exposure_id = ?5, state = NULLIF(?6, 'accepted'), "
+    "reason = ?7 WHERE id = ?1"
 )
 _SQL_INSERT_SETUP = f"INSERT INTO setups ({', '.join(SETUP_COLUMNS)}) VALUES ({', '.join('?' * len(SETUP_COLUMNS))})"
 _BEST_STATUS = (
@@ -887,7 +1022,8 @@ _BEST_STATUS = (
 )
 _PRESENT = "SELECT count(*) FROM files WHERE identity = ?1 AND status NOT IN ('missing', 'unreadable')"
 _SQL_REFRESH_STATUS = (
-    f"UPDATE exposures SET status = COALESCE(({_BEST_STATUS}), 'missing'), copies = ({_PRESENT}) WHERE identity = ?1"
+    f"UPDATE exposures SET state = NULLIF(COALESCE(({_BEST_STATUS}), 'missing'), 'accepted'), copies = ({_PRESENT}) "
+    "WHERE identity = ?1"
 )
 _SQL_DROP_ORPHAN = "DELETE FROM exposures WHERE identity = ?1 AND NOT EXISTS (SELECT 1 FROM files WHERE identity = ?1)"
 _EXPOSURE_S = EXPOSURE_ONLY.index("exposure_s")
@@ -1018,7 +1154,7 @@ class LedgerWriter:
                 if not next_id:
                     first_new = next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM exposures").fetchone()[0]
                 ids[ident] = next_id
-                inserts.append((next_id, *self._exposure_params(r)))
+                inserts.append((*self._exposure_params(r), next_id))
                 next_id += 1
         touched.update(r.old_identity for r in records if r.old_identity is not None)
         if inserts:
@@ -1065,7 +1201,7 @@ class LedgerWriter:
                     f"SELECT DISTINCT identity FROM files WHERE id IN ({marks}) AND identity IS NOT NULL", chunk
                 )
             )
-            conn.execute(f"UPDATE files SET status = 'missing' WHERE id IN ({marks})", chunk)
+            conn.execute(f"UPDATE files SET state = 'missing' WHERE id IN ({marks})", chunk)
         conn.executemany(_SQL_REFRESH_STATUS, [(i,) for i in idents])
         return len(ids)
 

@@ -50,7 +50,7 @@ def test_a_schema_3_ledger_with_frames_and_retags_migrates_and_is_refilled(
 
 def test_a_new_ledger_has_every_exposure_column_once(tmp_path: Path) -> None:
     conn = L.connect(tmp_path / "l.sqlite")
-    cols = [r[1] for r in conn.execute("PRAGMA table_info(exposures)")]
+    cols = [r[1] for r in conn.execute("PRAGMA table_xinfo(exposures)")]  # virtual columns too
     conn.close()
     assert len(cols) == len(set(cols))
     assert set(L.EXPOSURE_ONLY) <= set(cols)
@@ -90,3 +90,63 @@ def test_a_schema_4_ledger_with_frames_migrates_and_new_frames_are_tallied_once(
         before = conn.execute("SELECT * FROM tallies ORDER BY 1, 2, 3, 4").fetchall()
         L.rebuild_tallies(conn)
         assert conn.execute("SELECT * FROM tallies ORDER BY 1, 2, 3, 4").fetchall() == before
+
+
+def test_a_schema_5_ledger_migrates_to_smaller_rows_that_read_the_same(tmp_path: Path) -> None:
+    """Schema 6 stores repeated values as (almost) nothing behind virtual columns of the same names:
+    every column of every row reads as before, the tallies are untouched, and writes still work."""
+    ledger = tmp_path / "old" / "ledger.sqlite"
+    _older_ledger(ledger, 5)
+    conn = sqlite3.connect(ledger, isolation_level=None)
+    conn.execute("INSERT INTO setups (id, instrume) VALUES (1, 'cam')")
+    rows = [  # target, target_raw, filter, filter_raw, image_type, image_type_raw, folder_type, basis, s, us, status
+        ("M81", "M81", "Ha", "Ha", "LIGHT", "LIGHT", "LIGHT", "date-loc", 60.0, 60_000_000, "accepted"),
+        ("M81", "m 81", "Ha", "H-alpha", "LIGHT", "Light Frame", None, "tz", 0.1, 100_000, "rejected"),
+        ("M81", None, None, "None", None, "Unknown", "DARK", "sitelong", 1e-7, 0, "missing"),
+        (None, None, None, None, None, None, None, None, None, None, "derived"),
+        ("M82", "M82", "L", "L", "LIGHT", "LIGHT", None, "machine", 123.456789, 123_456_789, "accepted"),
+        ("M82", "M82", "L", "L", "FLAT", "FLAT", "FLAT", "some future basis", 2.5, 2_500_000, "accepted"),
+    ]
+    for i, r in enumerate(rows, 1):
+        conn.execute(
+            "INSERT INTO exposures (identity, target, target_raw, filter, filter_raw, image_type, image_type_raw, "
+            "folder_type, night_basis, exposure_s, exposure_us, status, session_date, setup_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '2024-08-13', 1)",
+            (i * 1000, *r),
+        )
+    conn.execute("INSERT INTO dirs (id, root_id, path) VALUES (1, 1, '/a')")
+    for i, status in enumerate(["accepted", "rejected", "missing", "unreadable", "derived", "accepted"], 1):
+        conn.execute(
+            "INSERT INTO files (dir_id, name, size, mtime_ns, identity, exposure_id, status, reason) "
+            "VALUES (1, ?, 1, 2, ?, ?, ?, ?)",
+            (f"f{i}.fits", i * 1000, i, status, "why" if status != "accepted" else None),
+        )
+    conn.execute("INSERT INTO tallies VALUES ('M81', 'Ha', '2024-08-13', 1, 1, 60000000)")  # as the trigger left it
+    old_cols = [r[1] for r in conn.execute("PRAGMA table_xinfo(exposures)")]
+    file_cols = [r[1] for r in conn.execute("PRAGMA table_xinfo(files)")]
+    before = conn.execute(f"SELECT {', '.join(old_cols)} FROM exposures ORDER BY id").fetchall()
+    files_before = conn.execute(f"SELECT {', '.join(file_cols)} FROM files ORDER BY id").fetchall()
+    tallies = conn.execute("SELECT * FROM tallies").fetchall()
+    conn.close()
+
+    with L.writing(ledger) as conn:  # opening migrates
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == L.SCHEMA_VERSION
+        assert conn.execute(f"SELECT {', '.join(old_cols)} FROM exposures ORDER BY id").fetchall() == before
+        assert conn.execute(f"SELECT {', '.join(file_cols)} FROM files ORDER BY id").fetchall() == files_before
+        assert conn.execute("SELECT * FROM tallies").fetchall() == tallies
+        # the repeats are stored as nothing
+        stored = conn.execute("SELECT target_raw_d, night_basis_d, exposure_s_d, state FROM exposures WHERE id = 1")
+        assert stored.fetchone() == (None, 1, None, None)
+        assert conn.execute("SELECT exposure_s_d FROM exposures WHERE id = 3").fetchone() == (1e-7,)
+        assert conn.execute("SELECT count(*) FROM files WHERE state IS NULL").fetchone() == (2,)
+        # the indexes and triggers are back: a status index seek, and an update moves the tallies
+        plan = " ".join(
+            r[3] for r in conn.execute("EXPLAIN QUERY PLAN SELECT id FROM files WHERE status <> 'accepted'")
+        )
+        assert "files_status" in plan
+        plan = " ".join(
+            r[3] for r in conn.execute("EXPLAIN QUERY PLAN SELECT id FROM exposures WHERE session_date = ?", ("x",))
+        )
+        assert "exposures_night" in plan
+        conn.execute("UPDATE exposures SET ov_status = 'rejected' WHERE id = 1")
+        assert conn.execute("SELECT count(*) FROM tallies").fetchone() == (0,)

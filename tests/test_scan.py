@@ -639,8 +639,8 @@ def test_a_ledger_written_under_older_rules_is_read_again_once(
     make_fits("M81/sub_0001.fits", {"STACKCNT": 1})
     run_scan(archive)
     with L.writing(ledger_path) as conn:  # as an older version left it: judged derived, old stamp
-        conn.execute("UPDATE files SET status = 'derived', reason = 'keyword STACKCNT'")
-        conn.execute("UPDATE exposures SET status = 'derived'")
+        conn.execute("UPDATE files SET state = 'derived', reason = 'keyword STACKCNT'")
+        conn.execute("UPDATE exposures SET state = 'derived'")
         conn.execute("UPDATE roots SET night_rule = 'NightRule(boundary_hour=12.0, tz=None)'")
     p = run_scan(archive)
     assert (p.changed + p.new, p.unchanged) == (1, 0)

@@ -182,8 +182,8 @@ def test_a_ledger_with_folders_counted_twice_is_repaired(make_fits, env: Path, l
     assert run(capsys, "scan", str(archive / "2023"), "--workers", "0")[0] == 0
     conn = sqlite3.connect(ledger_path)
     conn.execute(
-        "INSERT INTO files (dir_id, name, size, mtime_ns, identity, exposure_id, status, reason) "
-        "SELECT dir_id, name, size, mtime_ns, identity, exposure_id, status, reason FROM files"
+        "INSERT INTO files (dir_id, name, size, mtime_ns, identity, exposure_id, state, reason) "
+        "SELECT dir_id, name, size, mtime_ns, identity, exposure_id, state, reason FROM files"
     )
     conn.commit()
     conn.close()
