@@ -704,3 +704,39 @@ def test_a_card_read_straight_from_its_bytes_is_what_the_parser_reads(
 
     card = f"{key:<8}{sep}{text:>{width}} / {comment}".encode()[:80].ljust(80)
     assert _card_value(card) == parse_card(decode_card(card))[1]
+
+
+_LAYOUT_SEQ = iter(range(10**9))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    values=st.lists(
+        st.tuples(_VALUE_TEXT, st.sampled_from([20, 25, 0]), st.text(alphabet=" /abc0", max_size=8)),
+        min_size=6,
+        max_size=6,
+    ),
+    frames=st.integers(min_value=1, max_value=3),
+)
+def test_numbers_read_in_one_pass_are_the_parsers_values_and_types(
+    values: list[tuple[str, int, str]], frames: int
+) -> None:
+    """The per-frame numbers of a layout read in one pass (struct, regex, map(float)) are what
+    the parser reads, type included (an integer stays an integer), whatever the cards hold."""
+    from pl_tui.core.normalize import _PER_FRAME_CONVS, _PER_FRAME_KEYS
+
+    keys = ["CCD-TEMP", "AIRMASS", "SKYQUAL", "AMBTEMP", "CENTALT", "DEC"]
+    extra = f"PLX{next(_LAYOUT_SEQ) % 10**5:05d}= 1"  # a layout of its own: the pass starts full
+    plain = [f"{k:<8}= {'1.5':>20} / plain" for k in keys]
+    odd = [f"{k:<8}= {text:>{width}}{tail}" for k, (text, width, tail) in zip(keys, values, strict=True)]
+    for cards in [plain, odd] * frames:
+        data = "".join(c.encode()[:80].decode("utf-8", "ignore").ljust(80) for c in [*cards, extra, "END"]).encode()
+        data = data[: data.index(b"END" + b" " * 77) + 80] if b"END" + b" " * 77 in data else data
+        lazy = header_cards(data)
+        if not isinstance(lazy, Cards):
+            continue
+        eager = parse_header(data)
+        got = lazy.firsts(_PER_FRAME_KEYS, _PER_FRAME_CONVS)
+        for value, keys_of, conv in zip(got, _PER_FRAME_KEYS, _PER_FRAME_CONVS, strict=True):
+            want = next((c for k in keys_of if (r := eager.get(k)) is not None and (c := conv(r)) is not None), None)
+            assert value == want and type(value) is type(want), (keys_of, value, want)

@@ -253,7 +253,7 @@ class _Layout:
         self, fields: tuple[tuple[str, ...], ...], header: bytes | None = None
     ) -> tuple[struct.Struct, tuple[int, ...], tuple[int, ...]]:
         """How to read the first present card of each of ``fields`` in one pass: a struct that
-        takes columns 9-31 of each (``= ``, the 20-column value, the column after it), the
+        takes columns 9-80 of each (``= ``, the 20-column value, the rest of the card), the
         index in ``fields`` of each card taken, and those of the fields present but not taken.
         Given a ``header`` whose pass failed, the cards that are not plain numbers there are
         left out from then on (strings such as N.I.N.A.'s OBJCTRA)."""
@@ -269,8 +269,8 @@ class _Layout:
             taken.sort(key=lambda p: p[1])
             fmt, pos = [], 0
             for _, off in taken:
-                fmt.append(f"{off + 8 - pos}x2s20s1s")
-                pos = off + 31
+                fmt.append(f"{off + 8 - pos}x2s20s50s")
+                pos = off + CARD
             chosen = tuple(i for i, _ in taken)
             others = tuple(i for i, _ in present if i not in chosen)
             got = self._numbers[fields] = (struct.Struct("".join(fmt)), chosen, others)
@@ -362,6 +362,10 @@ class Cards(Mapping[str, object]):
                 values = list(map(float, parts[1::3]))
             except ValueError:  # a blank value field
                 values = None
+            else:  # an integer stays an integer, as the parser reads it
+                for j, (raw, text) in enumerate(zip(values, parts[1::3], strict=True)):
+                    if raw.is_integer() and text.translate(None, _NOT_INTEGER_BYTES) == text:
+                        values[j] = int(text)
         if values is None:
             layout.numbers(keys, self._header)  # leave out what is no plain number here
             return [self.first(k, conv) for k, conv in zip(keys, convs, strict=True)]
@@ -442,8 +446,10 @@ def _comment_text(raw: bytes) -> str | None:
 
 
 _NUMBER_BYTES = b"0123456789.+-eE"
-# Columns 9-31 of cards holding plain fixed-format numbers, one after another.
-_PLAIN_NUMBERS = re.compile(rb"(?:= [ 0-9.eE+-]{20}[ /])*")
+# Columns 9-80 of cards holding plain fixed-format numbers, one after another: '= ', the value
+# in columns 11-30, then only blanks up to the comment's '/' (or to the end of the card).
+_PLAIN_NUMBERS = re.compile(rb"(?:= [ 0-9.eE+-]{20}(?= {50}| */)[\x00-\xff]{50})*")
+_NOT_INTEGER_BYTES = b".eE"
 
 
 def _fixed_number(card: bytes) -> int | float | None:
@@ -452,6 +458,9 @@ def _fixed_number(card: bytes) -> int | float | None:
     anything else (strings, logicals, D exponents, free format), which the general parser reads.
     CCD-TEMP, RA, DEC, focuser and weather values differ in every frame: this is their path."""
     if card[8:10] != b"= " or card[30:31] not in b" /":
+        return None
+    tail = card[30:].lstrip()
+    if tail and tail[:1] != b"/":  # more than the 20 columns before the comment: not this format
         return None
     field = card[10:30].strip()
     if not field or field.translate(None, _NUMBER_BYTES):
