@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .core.errors import PlTuiError, finite, user_text
-from .core.normalize import EXPOSURE_COLUMNS, NIGHT_BASIS
+from .core.normalize import EXPOSURE_COLUMNS, EXPOSURE_ONLY, NIGHT_BASIS, SETUP_COLUMNS
 
 SCHEMA_VERSION = 6
 
@@ -198,13 +198,6 @@ _EXPOSURE_TYPES = {
 }
 
 
-# Fields that repeat for every frame of a rig, site and program: stored once in ``setups``.
-SETUP_COLUMNS = (
-    "instrume", "telescop", "focallen_mm", "aperture_mm", "focratio", "xbinning", "ybinning",
-    "xpixsz", "ypixsz", "gain", "offset", "set_temp", "readout", "bayer", "osc",
-    "site_lat", "site_lon", "site_elev", "software", "sequencer", "naxis1", "naxis2",
-)  # fmt: skip
-EXPOSURE_ONLY = tuple(c for c in EXPOSURE_COLUMNS if c not in SETUP_COLUMNS)
 setup_part = itemgetter(*(EXPOSURE_COLUMNS.index(c) for c in SETUP_COLUMNS))
 exposure_part = itemgetter(*(EXPOSURE_COLUMNS.index(c) for c in EXPOSURE_ONLY))
 
@@ -1027,6 +1020,8 @@ _SQL_REFRESH_STATUS = (
 )
 _SQL_DROP_ORPHAN = "DELETE FROM exposures WHERE identity = ?1 AND NOT EXISTS (SELECT 1 FROM files WHERE identity = ?1)"
 _EXPOSURE_S = EXPOSURE_ONLY.index("exposure_s")
+_NO_OVERRIDES = (None, None, None, None)
+_NO_EXTRAS = (*_NO_OVERRIDES, None, None)  # no override, no alias
 _TARGET = EXPOSURE_ONLY.index("target")
 _FILTER = EXPOSURE_ONLY.index("filter")
 
@@ -1110,18 +1105,27 @@ class LedgerWriter:
             sid = self._setups[setup] = new_rowid(self.conn.execute(_SQL_INSERT_SETUP, setup))
         return sid
 
-    def _exposure_params(self, rec: FileRecord) -> tuple:
+    def _exposure_params(self, rec: FileRecord, setup_ids: dict[int, int]) -> tuple:
+        """The exposure insert's parameters. ``setup_ids``: setup ids by the setup tuple's
+        identity, for this write only (the records keep the tuples alive): the frames of a batch
+        share one tuple per setup, so its 22 values are hashed once, not per frame."""
         row = rec.exposure
-        assert row is not None and rec.setup is not None
+        setup = rec.setup
+        assert row is not None and setup is not None
+        sid = setup_ids.get(id(setup))
+        if sid is None:
+            sid = setup_ids[id(setup)] = self._setup_id(setup)
         exp = row[_EXPOSURE_S]
+        overrides, aliases = self._overrides, self._aliases
+        if not overrides and not aliases:  # a first scan, as a rule: nothing to look up
+            return (*row, sid, round(exp * 1_000_000) if exp is not None else None, rec.status, *_NO_EXTRAS)
         target, filt = row[_TARGET], row[_FILTER]
-        aliases = self._aliases
         return (
             *row,
-            self._setup_id(rec.setup),
+            sid,
             round(exp * 1_000_000) if exp is not None else None,
             rec.status,
-            *self._overrides.get(row[0], (None, None, None, None)),
+            *overrides.get(row[0], _NO_OVERRIDES),
             aliases.get(("target", target)) if target else None,
             aliases.get(("filter", filt)) if filt else None,
         )
@@ -1145,16 +1149,17 @@ class LedgerWriter:
         first_new = next_id = 0
         inserts: list[tuple] = []
         upserts: list[tuple] = []
+        setup_ids: dict[int, int] = {}
         for r in readable:
             ident = r.exposure[0] if r.exposure is not None else None
             if ident in ids:
                 touched.add(ident)  # known, or a second copy in this batch: its status is recomputed
-                upserts.append(self._exposure_params(r))
+                upserts.append(self._exposure_params(r, setup_ids))
             else:
                 if not next_id:
                     first_new = next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM exposures").fetchone()[0]
                 ids[ident] = next_id
-                inserts.append((*self._exposure_params(r), next_id))
+                inserts.append((*self._exposure_params(r, setup_ids), next_id))
                 next_id += 1
         touched.update(r.old_identity for r in records if r.old_identity is not None)
         if inserts:

@@ -32,7 +32,7 @@ from . import ledger
 from .core.config import Config, max_workers
 from .core.globs import Globs
 from .core.headers import HeaderError, Opener, header_kind, read_header
-from .core.normalize import RULES_VERSION, NightRule, normalize_values, split_name, values_row
+from .core.normalize import RULES_VERSION, NightRule, normalize_parts, split_name
 from .domain.retag import sync_config_aliases
 
 PROGRESS_INTERVAL_S = 0.25
@@ -191,9 +191,9 @@ def walk(root: str, exclude: Globs, problems: list[str]) -> Iterator[_Dir]:
 # Reading (runs in worker processes or threads; plain picklable data in and out)
 
 Item = tuple[str, str, str, tuple[str, ...], bool]  # path, name, kind, dir parts, rejected
-Result = tuple[str, str | None, tuple | None]  # status, reason, exposure row
+Result = tuple[str, str | None, tuple | None, tuple | None]  # status, reason, setup values, exposure values
 # What a batch sends back: its distinct setups once, then per file (status, reason, index of
-# its setup, its exposure values) — half the bytes of full rows, and no per-row split here.
+# its setup, its exposure values) — half the bytes of full rows.
 BatchResult = tuple[list[tuple], list[tuple[str, str | None, int | None, tuple | None]]]
 
 
@@ -202,18 +202,18 @@ def read_one(item: Item, rule: NightRule, opener: Opener = os.open) -> Result:
     try:
         raw = read_header(path, kind, opener)
     except HeaderError as e:
-        return ledger.UNREADABLE, str(e), None
+        return ledger.UNREADABLE, str(e), None, None
     except Exception as e:
-        return ledger.UNREADABLE, f"cannot read header: {type(e).__name__}: {e}", None
+        return ledger.UNREADABLE, f"cannot read header: {type(e).__name__}: {e}", None, None
     try:
-        values = normalize_values(raw.cards, raw.header_bytes, split_name(name), parts, rule, size=raw.size)
+        setup, exposure, derived = normalize_parts(raw.cards, raw.header_bytes, split_name(name), parts, rule, raw.size)
     except Exception as e:
-        return ledger.UNREADABLE, f"cannot interpret header: {type(e).__name__}: {e}", None
+        return ledger.UNREADABLE, f"cannot interpret header: {type(e).__name__}: {e}", None, None
     if rejected:
-        return ledger.REJECTED, "reject folder", values_row(values)
-    if values["derived_reason"]:
-        return ledger.DERIVED, values["derived_reason"], values_row(values)
-    return ledger.ACCEPTED, None, values_row(values)
+        return ledger.REJECTED, "reject folder", setup, exposure
+    if derived:
+        return ledger.DERIVED, derived, setup, exposure
+    return ledger.ACCEPTED, None, setup, exposure
 
 
 _thread_pool: cf.ThreadPoolExecutor | None = None
@@ -231,15 +231,21 @@ def read_batch(items: list[Item], rule: NightRule, threads: int, opener: Opener 
 
 
 def _compact(results: list[Result]) -> BatchResult:
-    setups: dict[tuple, int] = {}
+    # frames of one setup share its tuple (the normaliser's memo): list each once, by identity
+    # (the list holds them, so no id is reused while this runs)
+    index: dict[int, int] = {}
+    setups: list[tuple] = []
     rows: list[tuple[str, str | None, int | None, tuple | None]] = []
-    for status, reason, row in results:
-        if row is None:
+    for status, reason, setup, exposure in results:
+        if setup is None:
             rows.append((status, reason, None, None))
-        else:
-            setup = ledger.setup_part(row)
-            rows.append((status, reason, setups.setdefault(setup, len(setups)), ledger.exposure_part(row)))
-    return list(setups), rows
+            continue
+        i = index.get(id(setup))
+        if i is None:
+            i = index[id(setup)] = len(setups)
+            setups.append(setup)
+        rows.append((status, reason, i, exposure))
+    return setups, rows
 
 
 def _read_all(items: list[Item], rule: NightRule, threads: int, opener: Opener) -> list[Result]:
@@ -367,9 +373,9 @@ class _Readers:
         # enough queued work that readers stay busy while this process writes a batch
         return 8 * self.workers if self._procs is not None else self.local_threads
 
-    def submit(self, items: list[Item], rule: NightRule) -> cf.Future[BatchResult]:
-        self.submitted += len(items)
-        if self._procs is None and self.workers > 0 and self.submitted > PROCESS_THRESHOLD:
+    def start_processes(self) -> None:
+        """Start the reader processes now (they take a few tenths of a second to start)."""
+        if self._procs is None and self.workers > 0:
             _start_resource_tracker()
             self._procs = cf.ProcessPoolExecutor(
                 max_workers=self.workers,
@@ -377,6 +383,11 @@ class _Readers:
                 initializer=_reader_started,
                 initargs=(os.getpid(), self.nice),
             )
+
+    def submit(self, items: list[Item], rule: NightRule) -> cf.Future[BatchResult]:
+        self.submitted += len(items)
+        if self._procs is None and self.submitted > PROCESS_THRESHOLD:
+            self.start_processes()
         if self._procs is not None:
             # the pool spawns its readers inside submit: they inherit SIGINT blocked (see _reader_started)
             blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -447,6 +458,7 @@ class _Scan:
         self._folders: dict[str, list[int]] = {}  # folder → [picked-up files, done], until done
         self._touched: dict[str, None] = {}  # folders changed since the last event, in walk order
         self._census = 0
+        self._known_files = 0
         self._census_done = False
         self._census_stop = threading.Event()
 
@@ -552,6 +564,10 @@ class _Scan:
     def submit_batch(self, rule: NightRule) -> None:
         if not self._batch:
             return
+        if self._census - self._known_files > PROCESS_THRESHOLD:
+            # the census already counts more files than the ledger has: at least that many are
+            # new, so the reader processes start now instead of after PROCESS_THRESHOLD reads
+            self.readers.start_processes()
         fut = self.readers.submit(self._batch_items, rule)
         self.in_flight[fut] = self._batch
         self._batch, self._batch_items = [], []
@@ -685,6 +701,7 @@ class _Scan:
                 self._plans = {p.walk: p for p in ledger.plan_roots(self.conn, self.roots)}
                 self.roots = list(self._plans)
                 scan_id = ledger.begin_scan(self.conn, self.roots)
+                self._known_files = self.conn.execute("SELECT count(*) FROM files").fetchone()[0]
                 self._pending_missing: list[int] = []
                 self._complete_roots: list[tuple[int, str]] = []
                 threading.Thread(target=self._count_files, name="pl-tui-census", daemon=True).start()

@@ -145,6 +145,16 @@ EXPOSURE_COLUMNS: tuple[str, ...] = tuple(
     f for f in Frame.__dataclass_fields__ if f not in ("derived_reason", "sources")
 )
 exposure_row = attrgetter(*EXPOSURE_COLUMNS)
+# Fields that repeat for every frame of a rig, site and program: the ledger stores them once
+# (its ``setups``); the normaliser works them out once per distinct set of setup cards.
+SETUP_COLUMNS = (
+    "instrume", "telescop", "focallen_mm", "aperture_mm", "focratio", "xbinning", "ybinning",
+    "xpixsz", "ypixsz", "gain", "offset", "set_temp", "readout", "bayer", "osc",
+    "site_lat", "site_lon", "site_elev", "software", "sequencer", "naxis1", "naxis2",
+)  # fmt: skip
+EXPOSURE_ONLY = tuple(c for c in EXPOSURE_COLUMNS if c not in SETUP_COLUMNS)
+_setup_values = itemgetter(*SETUP_COLUMNS)
+_exposure_values = itemgetter(*EXPOSURE_ONLY)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1117,6 +1127,7 @@ class _Setup:
     hints_date: str | None
     card_reason: str | None  # a derived-product signal in the cards
     folder_reason: str | None  # … in the folders
+    values: tuple  # the SETUP_COLUMNS values, as the ledger stores them
 
 
 _SETUPS: dict[tuple[bytes, tuple[str, ...]], _Setup] = {}
@@ -1199,7 +1210,13 @@ def _work_out_setup(cards: Mapping[str, object], dir_parts: tuple[str, ...]) -> 
         flags=f1 | f2,
     )
     return _Setup(
-        v, image_type, v["site_lon"], hints.session_date, _card_signal(cards, software), _folder_signal(dir_parts)
+        v,
+        image_type,
+        v["site_lon"],
+        hints.session_date,
+        _card_signal(cards, software),
+        _folder_signal(dir_parts),
+        _setup_values(v),
     )
 
 
@@ -1214,24 +1231,32 @@ def normalize(
 ) -> Frame:
     """Build the Frame for one header. ``dir_parts`` are the folders below the archive root;
     ``stem`` is the file name without its extension(s); ``size`` the file's size in bytes."""
-    return Frame(**normalize_values(cards, header_bytes, stem, dir_parts, rule, explain, size))
+    return Frame(**_normalized(cards, header_bytes, stem, dir_parts, rule, explain, size)[1])
 
 
-# A Frame's fields as the ledger row (EXPOSURE_COLUMNS), from normalize_values' dict.
-values_row = itemgetter(*EXPOSURE_COLUMNS)
-
-
-def normalize_values(
+def normalize_parts(
     cards: Mapping[str, object],
     header_bytes: bytes,
     stem: str,
     dir_parts: tuple[str, ...],
     rule: NightRule = NightRule(),
-    explain: bool = False,
     size: int = 0,
-) -> dict[str, Any]:
-    """:func:`normalize`'s fields as a dict, for the scan, which stores them as a row (values_row)
-    and has no use for a Frame object."""
+) -> tuple[tuple, tuple, str | None]:
+    """What the scan stores, without a Frame: (the SETUP_COLUMNS values — one tuple shared by
+    every frame of a setup —, the EXPOSURE_ONLY values, the derived-product reason)."""
+    setup, values = _normalized(cards, header_bytes, stem, dir_parts, rule, False, size)
+    return setup.values, _exposure_values(values), values["derived_reason"]
+
+
+def _normalized(
+    cards: Mapping[str, object],
+    header_bytes: bytes,
+    stem: str,
+    dir_parts: tuple[str, ...],
+    rule: NightRule,
+    explain: bool,
+    size: int,
+) -> tuple[_Setup, dict[str, Any]]:
     setup = _setup_of(cards, dir_parts)
     fields = setup.fields
     image_type = setup.image_type
@@ -1293,7 +1318,9 @@ def normalize_values(
         derived_reason=setup.card_reason or _name_signal(stem) or setup.folder_reason,
         sources=_sources(cards, exposure_how) if explain else None,
     )
-    return {**fields, **v}
+    merged = fields.copy()
+    merged.update(v)
+    return setup, merged
 
 
 def _device_names(*names: object) -> tuple[str, ...]:
