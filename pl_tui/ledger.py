@@ -1105,10 +1105,11 @@ class LedgerWriter:
             sid = self._setups[setup] = new_rowid(self.conn.execute(_SQL_INSERT_SETUP, setup))
         return sid
 
-    def _exposure_params(self, rec: FileRecord, setup_ids: dict[int, int]) -> tuple:
+    def _exposure_params(self, rec: FileRecord, setup_ids: dict[int, int], tails: dict[tuple, tuple]) -> tuple:
         """The exposure insert's parameters. ``setup_ids``: setup ids by the setup tuple's
         identity, for this write only (the records keep the tuples alive): the frames of a batch
-        share one tuple per setup, so its 22 values are hashed once, not per frame."""
+        share one tuple per setup, so its 22 values are hashed once, not per frame. ``tails``:
+        the parameters after the exposure's own values, when there is no override or alias."""
         row = rec.exposure
         setup = rec.setup
         assert row is not None and setup is not None
@@ -1118,7 +1119,13 @@ class LedgerWriter:
         exp = row[_EXPOSURE_S]
         overrides, aliases = self._overrides, self._aliases
         if not overrides and not aliases:  # a first scan, as a rule: nothing to look up
-            return (*row, sid, round(exp * 1_000_000) if exp is not None else None, rec.status, *_NO_EXTRAS)
+            # frames of a setup share their exposure and status too: the tail is built once
+            key = (sid, exp, rec.status)
+            tail = tails.get(key)
+            if tail is None:
+                us = round(exp * 1_000_000) if exp is not None else None
+                tail = tails[key] = (sid, us, rec.status, *_NO_EXTRAS)
+            return row + tail
         target, filt = row[_TARGET], row[_FILTER]
         return (
             *row,
@@ -1150,16 +1157,17 @@ class LedgerWriter:
         inserts: list[tuple] = []
         upserts: list[tuple] = []
         setup_ids: dict[int, int] = {}
+        tails: dict[tuple, tuple] = {}
         for r in readable:
             ident = r.exposure[0] if r.exposure is not None else None
             if ident in ids:
                 touched.add(ident)  # known, or a second copy in this batch: its status is recomputed
-                upserts.append(self._exposure_params(r, setup_ids))
+                upserts.append(self._exposure_params(r, setup_ids, tails))
             else:
                 if not next_id:
                     first_new = next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM exposures").fetchone()[0]
                 ids[ident] = next_id
-                inserts.append((*self._exposure_params(r, setup_ids), next_id))
+                inserts.append((*self._exposure_params(r, setup_ids, tails), next_id))
                 next_id += 1
         touched.update(r.old_identity for r in records if r.old_identity is not None)
         if inserts:

@@ -366,7 +366,9 @@ class _Readers:
 
     @property
     def batch_size(self) -> int:
-        return 256 if self._procs is not None else 32
+        # a process batch costs the pool a few hundred µs of this process's time (futures,
+        # pickling, the pool's own threads): 512 files share it (bench: 256 → 512 saved ~1 µs/frame)
+        return 512 if self._procs is not None else 32
 
     @property
     def max_in_flight(self) -> int:
