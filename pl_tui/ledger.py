@@ -279,7 +279,20 @@ def _tally_remove(row: str) -> str:
 #   one that is absent while the other is not is '' (normalisation never makes an empty text);
 # * the night's basis is its index in NIGHT_BASIS (0 and 1 take no bytes at all);
 # * exposure_s is exposure_us / 1e6 unless that is not exactly it (sub-microsecond exposures);
-# * status (exposures and files) is NULL for 'accepted', the status of nearly every row.
+# * status (exposures and files) is NULL for 'accepted', the status of nearly every row;
+# * readings with a few decimals are stored as scaled integers when that is exact (_SCALED).
+# Readings written with a few decimals (CENTALT 30.5548, AIRMASS 1.967101, SKYQUAL 18.47,
+# AMBTEMP 15.06): stored as the integer reading × k when that gives the reading back exactly — two
+# to four bytes instead of a REAL's eight —, else as the REAL itself.
+_SCALED = {
+    "ccd_temp": 100,
+    "alt_deg": 10_000,
+    "az_deg": 10_000,
+    "airmass": 1_000_000,
+    "fwhm_arcsec": 1_000,
+    "sky_quality": 100,
+    "ambient_temp": 100,
+}
 _SAME_AS = {"target_raw": "target", "filter_raw": "filter", "image_type_raw": "image_type", "folder_type": "image_type"}
 _BASIS_CODES = " ".join(f"WHEN {i} THEN '{b}'" for i, b in enumerate(NIGHT_BASIS))
 _STORED_AS: dict[str, tuple[str, str, str]] = {  # column → (stored column, its type, stored value)
@@ -296,14 +309,24 @@ _STORED_AS: dict[str, tuple[str, str, str]] = {  # column → (stored column, it
     ),
     "exposure_s": ("exposure_s_d", "REAL", "IIF({exposure_s} IS {exposure_us} / 1e6, NULL, {exposure_s})"),
     "status": ("state", "TEXT", "NULLIF({status}, 'accepted')"),
+    **{
+        c: (
+            f"{c}_d",
+            "",  # no affinity: an INTEGER stays the scaled reading, a REAL the reading itself
+            f"IIF(abs({{{c}}}) < 1e9 AND round({{{c}}} * {k}) / {k}.0 = {{{c}}}, "
+            f"CAST(round({{{c}}} * {k}) AS INTEGER), {{{c}}})",
+        )
+        for c, k in _SCALED.items()
+    },
 }
 _VIRTUAL_6 = {
     **{c: f"IIF({c}_d IS NULL, {base}, NULLIF({c}_d, ''))" for c, base in _SAME_AS.items()},
     "night_basis": f"CASE night_basis_d {_BASIS_CODES} ELSE night_basis_d END",
     "exposure_s": "COALESCE(exposure_s_d, exposure_us / 1e6)",
     "status": "COALESCE(state, 'accepted')",
+    **{c: f"IIF(typeof({c}_d) = 'integer', {c}_d / {k}.0, {c}_d)" for c, k in _SCALED.items()},
 }
-_VIRTUAL_TYPES = {"exposure_s": "REAL"}
+_VIRTUAL_TYPES = {"exposure_s": "REAL", **dict.fromkeys(_SCALED, "REAL")}
 
 
 def _stored(column: str) -> str:

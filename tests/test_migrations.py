@@ -107,12 +107,23 @@ def test_a_schema_5_ledger_migrates_to_smaller_rows_that_read_the_same(tmp_path:
         ("M82", "M82", "L", "L", "LIGHT", "LIGHT", None, "machine", 123.456789, 123_456_789, "accepted"),
         ("M82", "M82", "L", "L", "FLAT", "FLAT", "FLAT", "some future basis", 2.5, 2_500_000, "accepted"),
     ]
-    for i, r in enumerate(rows, 1):
+    # readings: ccd_temp, alt_deg, az_deg, airmass, fwhm_arcsec, sky_quality, ambient_temp — a few
+    # decimals (stored scaled), many decimals, huge, tiny, integral, negative zero, missing
+    readings = [
+        (-10.0, 30.5548, 300.6494, 1.967101, 3.598, 18.47, 15.06),
+        (-10.1, 86.0026275508, -0.0028560717, 1.0000001, 2.0, 21.0, -3.5),
+        (1e300, -1e300, 1e-9, 12345678.9, 0.001, -0.0, 1e9),
+        (None, None, None, None, None, None, None),
+        (5, -90.0, 359.9999, 40.0, 1.23456, 17.999, 0.01),
+        (-0.004, 45.12345, 0.00005, 1.5, 999.999, 22.345, -40.0),
+    ]
+    for i, (r, m) in enumerate(zip(rows, readings, strict=True), 1):
         conn.execute(
             "INSERT INTO exposures (identity, target, target_raw, filter, filter_raw, image_type, image_type_raw, "
-            "folder_type, night_basis, exposure_s, exposure_us, status, session_date, setup_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '2024-08-13', 1)",
-            (i * 1000, *r),
+            "folder_type, night_basis, exposure_s, exposure_us, status, session_date, setup_id, "
+            "ccd_temp, alt_deg, az_deg, airmass, fwhm_arcsec, sky_quality, ambient_temp) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '2024-08-13', 1, ?, ?, ?, ?, ?, ?, ?)",
+            (i * 1000, *r, *m),
         )
     conn.execute("INSERT INTO dirs (id, root_id, path) VALUES (1, 1, '/a')")
     for i, status in enumerate(["accepted", "rejected", "missing", "unreadable", "derived", "accepted"], 1):
@@ -139,6 +150,23 @@ def test_a_schema_5_ledger_migrates_to_smaller_rows_that_read_the_same(tmp_path:
         assert stored.fetchone() == (None, 1, None, None)
         assert conn.execute("SELECT exposure_s_d FROM exposures WHERE id = 3").fetchone() == (1e-7,)
         assert conn.execute("SELECT count(*) FROM files WHERE state IS NULL").fetchone() == (2,)
+        # a reading with a few decimals is a small integer; one with many, a REAL; each reads back as it was
+        assert conn.execute("SELECT alt_deg_d, airmass_d, sky_quality_d FROM exposures WHERE id = 1").fetchone() == (
+            305548,
+            1967101,
+            1847,
+        )
+        assert conn.execute("SELECT typeof(alt_deg_d), typeof(ccd_temp_d) FROM exposures WHERE id = 2").fetchone() == (
+            "real",
+            "integer",
+        )
+        got = conn.execute(
+            "SELECT ccd_temp, alt_deg, az_deg, airmass, fwhm_arcsec, sky_quality, ambient_temp "
+            "FROM exposures ORDER BY id"
+        ).fetchall()
+        assert [tuple(None if v is None else float(v) for v in r) for r in got] == [
+            tuple(None if v is None else float(v) for v in m) for m in readings
+        ]
         # the indexes and triggers are back: a status index seek, and an update moves the tallies
         plan = " ".join(
             r[3] for r in conn.execute("EXPLAIN QUERY PLAN SELECT id FROM files WHERE status <> 'accepted'")
