@@ -138,6 +138,14 @@ class _Dir:
     files: list[tuple[str, str, os.DirEntry[str]]]  # name, reader kind, entry
 
 
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    """A regular file, or a link to one, as the folder listing says (no stat where it can say)."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
 def walk(root: str, exclude: Globs, problems: list[str]) -> Iterator[_Dir]:
     """Folders under root with their picked-up files; hidden names skipped, excluded folders
     pruned, directory symlinks followed once (a folder reached twice is walked once)."""
@@ -191,29 +199,49 @@ def walk(root: str, exclude: Globs, problems: list[str]) -> Iterator[_Dir]:
 # Reading (runs in worker processes or threads; plain picklable data in and out)
 
 Item = tuple[str, str, str, tuple[str, ...], bool]  # path, name, kind, dir parts, rejected
-Result = tuple[str, str | None, tuple | None, tuple | None]  # status, reason, setup values, exposure values
+# status, reason, setup values, exposure values, the file's size and mtime as the reader saw them
+Result = tuple[str, str | None, tuple | None, tuple | None, int | None, int | None]
 # What a batch sends back: its distinct setups once, then per file (status, reason, index of
-# its setup, its exposure values) — half the bytes of full rows.
-BatchResult = tuple[list[tuple], list[tuple[str, str | None, int | None, tuple | None]]]
+# its setup, its exposure values, size, mtime) — half the bytes of full rows.
+Row = tuple[str, str | None, int | None, tuple | None, int | None, int | None]
+BatchResult = tuple[list[tuple], list[Row]]
+# Not a ledger status: the file was listed, then gone when its reader opened it.
+VANISHED = "vanished"
 
 
 def read_one(item: Item, rule: NightRule, opener: Opener = os.open) -> Result:
+    """Read and normalise one file. Its size and mtime come from the reader's own fstat (the
+    scanner does not stat files in folders new to the ledger): a file that changes between the
+    two is read again next time, never recorded with a size it did not have when read."""
     path, name, kind, parts, rejected = item
     try:
         raw = read_header(path, kind, opener)
     except HeaderError as e:
-        return ledger.UNREADABLE, str(e), None, None
+        if isinstance(e.__cause__, FileNotFoundError):
+            return VANISHED, str(e), None, None, None, None
+        return (ledger.UNREADABLE, str(e), None, None, *_stat_of(path))
     except Exception as e:
-        return ledger.UNREADABLE, f"cannot read header: {type(e).__name__}: {e}", None, None
+        return (ledger.UNREADABLE, f"cannot read header: {type(e).__name__}: {e}", None, None, *_stat_of(path))
+    size, mtime = raw.size, raw.mtime_ns
     try:
-        setup, exposure, derived = normalize_parts(raw.cards, raw.header_bytes, split_name(name), parts, rule, raw.size)
+        setup, exposure, derived = normalize_parts(raw.cards, raw.header_bytes, split_name(name), parts, rule, size)
     except Exception as e:
-        return ledger.UNREADABLE, f"cannot interpret header: {type(e).__name__}: {e}", None, None
+        return ledger.UNREADABLE, f"cannot interpret header: {type(e).__name__}: {e}", None, None, size, mtime
     if rejected:
-        return ledger.REJECTED, "reject folder", setup, exposure
+        return ledger.REJECTED, "reject folder", setup, exposure, size, mtime
     if derived:
-        return ledger.DERIVED, derived, setup, exposure
-    return ledger.ACCEPTED, None, setup, exposure
+        return ledger.DERIVED, derived, setup, exposure, size, mtime
+    return ledger.ACCEPTED, None, setup, exposure, size, mtime
+
+
+def _stat_of(path: str) -> tuple[int, int]:
+    """(size, mtime) of a file its reader could not read (permissions, say): kept, so that the
+    next scan sees it unchanged and tries it again without counting it as changed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return 0, 0
+    return st.st_size, st.st_mtime_ns
 
 
 _thread_pool: cf.ThreadPoolExecutor | None = None
@@ -235,16 +263,16 @@ def _compact(results: list[Result]) -> BatchResult:
     # (the list holds them, so no id is reused while this runs)
     index: dict[int, int] = {}
     setups: list[tuple] = []
-    rows: list[tuple[str, str | None, int | None, tuple | None]] = []
-    for status, reason, setup, exposure in results:
+    rows: list[Row] = []
+    for status, reason, setup, exposure, size, mtime in results:
         if setup is None:
-            rows.append((status, reason, None, None))
+            rows.append((status, reason, None, None, size, mtime))
             continue
         i = index.get(id(setup))
         if i is None:
             i = index[id(setup)] = len(setups)
             setups.append(setup)
-        rows.append((status, reason, i, exposure))
+        rows.append((status, reason, i, exposure, size, mtime))
     return setups, rows
 
 
@@ -419,6 +447,7 @@ class _Pending:
     file_id: int | None  # its row, when the ledger knew the file before
     old_identity: int | None
     retry: bool  # was unreadable: read again, permissions may have been fixed
+    stat_later: bool = False  # new folder, not stat-ed here: size and mtime come from the reader
 
 
 class _Scan:
@@ -457,6 +486,7 @@ class _Scan:
         self._batch_items: list[Item] = []
         self.p.settle_s = config.settle_seconds
         self._deferred_until_ns = 0
+        self._settle_ns = int(config.settle_seconds * 1e9)
         self._folders: dict[str, list[int]] = {}  # folder → [picked-up files, done], until done
         self._touched: dict[str, None] = {}  # folders changed since the last event, in walk order
         self._census = 0
@@ -531,8 +561,32 @@ class _Scan:
 
     def _take(self, pendings: list[_Pending], result: BatchResult) -> None:
         setups, rows = result
-        for pend, (status, reason, setup, row) in zip(pendings, rows, strict=True):
+        for pend, (read_status, reason, setup, row, size, mtime) in zip(pendings, rows, strict=True):
+            status = read_status
+            if pend.stat_later:
+                if status == VANISHED:  # listed, then gone: it is simply not there
+                    self.p.found -= 1
+                    counts = self._folders.get(pend.path.rpartition(os.sep)[0])
+                    if counts is not None:
+                        counts[0] -= 1
+                    continue
+                pend.size, pend.mtime_ns = size or 0, mtime or 0
+                if self._settling(pend.mtime_ns, time.time_ns()):
+                    self._folder_done(pend.path.rpartition(os.sep)[0])
+                    continue
+            elif status == VANISHED:
+                status = ledger.UNREADABLE
             self._record(pend, status, reason, row, None if setup is None else setups[setup])
+
+    def _settling(self, mtime_ns: int, now_ns: int) -> bool:
+        """A file written in the last settle window is still being written: deferred to the next
+        scan or watch tick. One dated more than a window ahead is a wrong clock, not a write in
+        progress: read it now (else every watch tick would wait for it again, for days)."""
+        if -self._settle_ns <= now_ns - mtime_ns < self._settle_ns:
+            self.p.deferred += 1
+            self._deferred_until_ns = max(self._deferred_until_ns, mtime_ns + self._settle_ns)
+            return True
+        return False
 
     def _record(
         self, pend: _Pending, status: str, reason: str | None, row: tuple | None, setup: tuple | None = None
@@ -587,7 +641,6 @@ class _Scan:
         rule_key = f"{rule!r} rules={RULES_VERSION}"
         old_rule = self.conn.execute("SELECT night_rule FROM roots WHERE id = ?", (root_id,)).fetchone()[0]
         force = old_rule is not None and old_rule != rule_key  # nights must be recomputed
-        settle_ns = int(self.config.settle_seconds * 1e9)
         known_dirs = ledger.dirs_within(self.conn, root)
         visited: set[str] = set()
         missing_ids: list[int] = []
@@ -601,6 +654,7 @@ class _Scan:
             self.p.folders += 1
             self.p.current_folder = d.path
             did = known_dirs.get(d.path)
+            new_folder = did is None  # all its files are new: their readers stat them
             known = w.files_in_dir(did) if did is not None else {}
             if d.files:
                 any_entry = True
@@ -613,6 +667,16 @@ class _Scan:
                 self._touched[d.path] = None
             for name, kind, entry in d.files:
                 self.p.found += 1
+                if new_folder and _is_file(entry):
+                    if did is None:
+                        did = known_dirs[d.path] = w.dir_id(d.path, root_id)
+                    self._batch.append(_Pending(did, name, entry.path, 0, 0, None, None, False, True))
+                    self._batch_items.append(
+                        (entry.path, name, kind, d.parts, folder_rejected or self.reject.file(d.parts, name))
+                    )
+                    if len(self._batch) >= self.readers.batch_size:
+                        self.submit_batch(rule)
+                    continue
                 try:
                     st = entry.stat()
                 except FileNotFoundError:  # vanished between listing and stat: it is simply not there
@@ -645,10 +709,8 @@ class _Scan:
                 # a file written in the last settle window is still being written; one dated more
                 # than a window ahead is a wrong clock, not a write in progress: read it now (else
                 # every watch tick would wait for it again, for days)
-                if not same and -settle_ns <= now_ns - mtime < settle_ns:
-                    self.p.deferred += 1  # still being written: next scan or watch tick
+                if not same and self._settling(mtime, now_ns):
                     folder[1] += 1
-                    self._deferred_until_ns = max(self._deferred_until_ns, mtime + settle_ns)
                     continue
                 if did is None:
                     did = known_dirs[d.path] = w.dir_id(d.path, root_id)

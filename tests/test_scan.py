@@ -221,17 +221,27 @@ def test_settle_window_defers_files_being_written(make_fits, archive: Path, run_
 
 
 def test_a_file_growing_during_the_scan_is_read_again(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:
-    path = light(make_fits, "x.fits", "2024-08-13T21:00:00.100")
+    """In a folder the ledger knows, the scanner stats a file, then its reader opens it: a file
+    that grew in between is recorded with the size seen first, so the next scan reads it again.
+    In a new folder the reader's own fstat gives the size: the one the header was read at."""
+    light(make_fits, "old/a.fits", "2024-08-13T21:00:00.100")
+    run_scan(archive)
+    grown = light(make_fits, "old/x.fits", "2024-08-13T21:01:00.100")
+    fresh = light(make_fits, "new/y.fits", "2024-08-13T21:02:00.100")
 
     def growing_open(p: str, flags: int) -> int:
-        if p == str(path):
-            with open(path, "ab") as f:  # the capture program is still appending
+        if p in (str(grown), str(fresh)):
+            with open(p, "ab") as f:  # the capture program is still appending
                 f.write(b"\0" * 2880)
         return os.open(p, flags)
 
     run_scan(archive, opener=growing_open, check_archive=False)
+    with L.reading(ledger_path) as conn:
+        sizes = dict(conn.execute("SELECT name, size FROM files"))
+    assert sizes["x.fits"] == grown.stat().st_size - 2880  # the size stat-ed before the read
+    assert sizes["y.fits"] == fresh.stat().st_size  # the size its reader saw, and read at
     p = run_scan(archive)
-    assert p.changed == 1  # the size recorded before the read no longer matches
+    assert (p.changed, p.unchanged) == (1, 2)  # x.fits is read again
 
 
 def test_what_is_picked_up(make_fits, archive: Path, run_scan, ledger_path: Path) -> None:
@@ -678,3 +688,33 @@ def test_one_absurd_card_never_stops_a_scan(make_fits, archive: Path, run_scan, 
         assert list(reasons.values()) == [
             "exposure impossible for one frame (≤ 0 s or over a day): its time is not counted"
         ]
+
+
+def test_in_a_new_folder_the_reader_stats_vanished_and_unreadable_files(
+    make_fits, archive: Path, run_scan, ledger_path: Path
+) -> None:
+    """Files in a folder new to the ledger are not stat-ed by the scanner: their readers fstat
+    them. A file gone by then is simply not there (as when the scanner's stat found it gone);
+    one its reader cannot open is recorded unreadable with its real size and mtime, so the next
+    scan knows it unchanged and only tries it again."""
+    gone = light(make_fits, "new/gone.fits", "2024-08-13T21:00:00.100")
+    locked = light(make_fits, "new/locked.fits", "2024-08-13T21:01:00.100")
+    light(make_fits, "new/ok.fits", "2024-08-13T21:02:00.100")
+
+    def opener(p: str, flags: int) -> int:
+        if p == str(gone):
+            gone.unlink()  # removed between the listing and the read
+        if p == str(locked):
+            raise PermissionError(13, "Permission denied", p)
+        return os.open(p, flags)
+
+    p = run_scan(archive, opener=opener, check_archive=False)
+    assert (p.found, p.new, p.unreadable, p.indexed) == (2, 2, 1, 2)
+    with L.reading(ledger_path) as conn:
+        rows = {n: (size, mtime, status) for n, size, mtime, status in conn.execute(
+            "SELECT name, size, mtime_ns, status FROM files")}  # fmt: skip
+    st = locked.stat()
+    assert rows["locked.fits"] == (st.st_size, st.st_mtime_ns, L.UNREADABLE)
+    assert "gone.fits" not in rows
+    p = run_scan(archive, opener=opener, check_archive=False)
+    assert (p.found, p.new, p.changed, p.unchanged, p.unreadable) == (2, 0, 0, 2, 1)

@@ -55,6 +55,7 @@ class RawHeader:
     header_bytes: bytes
     kind: str  # "fits", "fits.gz", "fits.fz", "xisf"
     size: int = 0  # the file's size in bytes: part of the identity of a frame without DATE-OBS
+    mtime_ns: int = 0  # its modification time, from the same fstat as the size
 
 
 def header_kind(name: str) -> str | None:
@@ -678,7 +679,7 @@ def open_readonly(path: str, opener: Opener = os.open) -> int:
 
 
 def read_fits(path: str, opener: Opener = os.open) -> RawHeader:
-    fd, size = _open(path, opener)
+    fd, size, mtime_ns = _open(path, opener)
     try:
         first = os.read(fd, _FIRST_READ)
         end = first.find(_END_CARD) if first.startswith(b"SIMPLE") and len(first) >= BLOCK else -1
@@ -690,11 +691,11 @@ def read_fits(path: str, opener: Opener = os.open) -> RawHeader:
         raise HeaderError(_os_reason(e)) from e
     finally:
         os.close(fd)
-    return RawHeader(header_cards(data), data, "fits", size)
+    return RawHeader(header_cards(data), data, "fits", size, mtime_ns)
 
 
 def read_fits_gz(path: str, opener: Opener = os.open) -> RawHeader:
-    fd, size = _open(path, opener)
+    fd, size, mtime_ns = _open(path, opener)
     try:
         with os.fdopen(fd, "rb", closefd=False) as raw, gzip.GzipFile(fileobj=raw) as gz:
             data = _read_fits_blocks(gz.read)
@@ -706,7 +707,7 @@ def read_fits_gz(path: str, opener: Opener = os.open) -> RawHeader:
         raise HeaderError(_os_reason(e)) from e
     finally:
         os.close(fd)
-    return RawHeader(header_cards(data), data, "fits.gz", size)
+    return RawHeader(header_cards(data), data, "fits.gz", size, mtime_ns)
 
 
 def read_fits_fz(path: str, opener: Opener = os.open) -> RawHeader:
@@ -717,7 +718,7 @@ def read_fits_fz(path: str, opener: Opener = os.open) -> RawHeader:
     data: no decompression, bounded memory, O_NOATIME like every other read — cfitsio would
     inflate the whole image (a gzip-bombed .fz into gigabytes) and parse the name as its filename
     syntax."""
-    fd, size = _open(path, opener)
+    fd, size, mtime_ns = _open(path, opener)
     try:
         primary = _read_fits_blocks(_os_read_all(fd))
         offset = len(primary) + (-len(primary) % BLOCK) + _data_size(parse_header(primary), 0)
@@ -732,7 +733,7 @@ def read_fits_fz(path: str, opener: Opener = os.open) -> RawHeader:
     cards = parse_header(table)
     if cards.get("ZIMAGE") is not True:
         raise HeaderError("not a tile-compressed image (its first extension has no ZIMAGE = T)")
-    return RawHeader(image_header_of_compressed(cards), table, "fits.fz", size)
+    return RawHeader(image_header_of_compressed(cards), table, "fits.fz", size, mtime_ns)
 
 
 def _data_size(cards: Mapping[str, object], default: int) -> int:
@@ -797,8 +798,8 @@ def fitsio_cards(hdr: object) -> dict[str, object]:
     return out
 
 
-def _open(path: str, opener: Opener) -> tuple[int, int]:
-    """(fd, size) of a regular file opened read-only. A FIFO, socket or device named ``.fits``
+def _open(path: str, opener: Opener) -> tuple[int, int, int]:
+    """(fd, size, mtime in ns) of a regular file opened read-only. A FIFO, socket or device named ``.fits``
     is refused without blocking (O_NONBLOCK: opening a FIFO with no writer would wait forever)."""
     try:
         fd = open_readonly(path, opener)
@@ -812,7 +813,7 @@ def _open(path: str, opener: Opener) -> tuple[int, int]:
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise HeaderError("not a regular file (a pipe, socket or device)")
-    return fd, st.st_size
+    return fd, st.st_size, st.st_mtime_ns
 
 
 def _os_reason(e: OSError) -> str:
@@ -858,7 +859,7 @@ MAX_XISF_HEADER = 16 * 1024 * 1024
 
 
 def read_xisf(path: str, opener: Opener = os.open) -> RawHeader:
-    fd, size = _open(path, opener)
+    fd, size, mtime_ns = _open(path, opener)
     try:
         read = _os_read_all(fd)
         head = read(16)
@@ -879,7 +880,7 @@ def read_xisf(path: str, opener: Opener = os.open) -> RawHeader:
         raise HeaderError(_os_reason(e)) from e
     finally:
         os.close(fd)
-    return RawHeader(parse_xisf_xml(xml_bytes), xml_bytes, "xisf", size)
+    return RawHeader(parse_xisf_xml(xml_bytes), xml_bytes, "xisf", size, mtime_ns)
 
 
 def parse_xisf_xml(xml_bytes: bytes) -> dict[str, object]:
