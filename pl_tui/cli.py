@@ -20,7 +20,6 @@ from pathlib import Path
 from . import __version__, ledger
 from .core.config import Config, ConfigError, check_poll, check_workers, default_ledger_path, load_config
 from .core.errors import PlTuiError, UserInputError
-from .demo import build_demo_archive
 from .domain import history, retag, rigs, triage
 from .domain.explain import explain_file
 from .domain.triage import BUCKET_COLUMNS, BUCKETS
@@ -774,6 +773,8 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     if not (archive / "README.txt").exists():
         if archive.exists() and any(archive.iterdir()):
             raise UsageError(f"{archive} exists and is not a pl-tui demo archive; choose another --dir")
+        from .demo import build_demo_archive  # fitsgen and its XML writer: only the demo needs them
+
         counts = build_demo_archive(archive)
         say(f"wrote the demo archive to {archive} ({sum(counts.values())} files)")
     # the demo's files were all written a moment ago: no settle window for them

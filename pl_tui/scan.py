@@ -13,7 +13,6 @@ asyncio consumer (TUI). Neither touches any UI.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures as cf
 import contextlib
 import ctypes
@@ -873,6 +872,8 @@ async def scan_async(
 ) -> AsyncIterator[ScanProgress]:
     """``async for progress in scan_async(...)``: the same scan in a thread, its progress
     events delivered to the event loop. The last event has ``done=True``."""
+    import asyncio  # the TUI's: the CLI scan does without it
+
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[ScanProgress] = asyncio.Queue()
     stop = stop or threading.Event()
