@@ -402,6 +402,10 @@ class _Readers:
         # enough queued work that readers stay busy while this process writes a batch
         return 8 * self.workers if self._procs is not None else self.local_threads
 
+    @property
+    def processes_started(self) -> bool:
+        return self._procs is not None
+
     def start_processes(self) -> None:
         """Start the reader processes now (they take a few tenths of a second to start)."""
         if self._procs is None and self.workers > 0:
@@ -730,7 +734,10 @@ class _Scan:
                 if len(self._batch) >= self.readers.batch_size:
                     self.submit_batch(rule)
             missing_ids += [f.id for n, f in known.items() if n not in seen and f.status != ledger.MISSING]
-            self.submit_batch(rule)
+            # a batch goes on into the next folder: real archives keep 20-200 frames a folder,
+            # and a batch per folder would pay the readers' per-batch cost that many times more
+            if not self.readers.processes_started:
+                self.submit_batch(rule)  # in-process threads: small batches keep them all busy
             self.collect(block=False)
             self.emit()
         else:

@@ -391,8 +391,6 @@ class Cards(Mapping[str, object]):
     def subset(self, keys: frozenset[str]) -> dict[str, object]:
         """{KEYWORD: value} of those of ``keys`` the header has, parsing only their cards."""
         header = self._header
-        if len(_CARD_CACHE) >= _CARD_CACHE_MAX:
-            _CARD_CACHE.clear()
         return {key: _card_value(header[off : off + CARD]) for key, off in self._layout.pairs(keys)}
 
     def raw(self, keys: tuple[str, ...]) -> bytes:

@@ -1260,12 +1260,11 @@ def _normalized(
     setup = _setup_of(cards, dir_parts)
     fields = setup.fields
     image_type = setup.image_type
-    per = cards  # a lazy Cards parses only the cards asked for below
-    v: dict[str, Any] = {}
-    get = per.get
+    get = cards.get  # a lazy Cards parses only the cards asked for below
     if isinstance(cards, Cards):
         v = dict(zip(_PER_FRAME_NAMES, cards.firsts(_PER_FRAME_KEYS, _PER_FRAME_CONVS), strict=True))
     else:
+        v = {}
         for name, keys, conv in _PER_FRAME:  # _pick, inlined
             value = None
             for k in keys:
@@ -1276,8 +1275,8 @@ def _normalized(
                         break
             v[name] = value
 
-    exposure, exposure_flags, exposure_how = _exposure(per, header_bytes, image_type)
-    t_obs_ms, has_frac, _source = _obs_time(per)
+    exposure, exposure_flags, exposure_how = _exposure(cards, header_bytes, image_type)
+    t_obs_ms, has_frac, _source = _obs_time(cards)
     loc = parse_datetime(get("DATE-LOC"))
     loc_ms = loc.ms if loc is not None and loc.has_time else None
     loc_offset = None
@@ -1297,7 +1296,7 @@ def _normalized(
     exposure_f = float(exposure) if exposure is not None else None
     v.update(
         exposure_s=exposure_f,
-        fwhm_arcsec=_fwhm_arcsec(per, header_bytes, fields["xpixsz"], fields["focallen_mm"]),
+        fwhm_arcsec=_fwhm_arcsec(cards, header_bytes, fields["xpixsz"], fields["focallen_mm"]),
         identity=exposure_identity(
             t_obs_ms,
             has_frac,
