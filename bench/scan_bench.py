@@ -398,7 +398,8 @@ def record(f: dict) -> None:
         f"**{f['base_fitsio_us']:.0f} µs/file**; a scandir walk that stats every file "
         f"**{f['base_walk']:,.0f} files/s**.",
         "",
-        f"Reader stages in one process, every cache emptied first: header read + keyword layout **{f['read_us']:.1f} µs**, normalise "
+        "Reader stages in one process, every cache emptied first: header read + keyword layout "
+        f"**{f['read_us']:.1f} µs**, normalise "
         f"(parsing only the cards it reads) **{f['normalize_us']:.1f} µs**, the whole `read_one` "
         f"**{f['read_one_us']:.1f} µs** per frame.",
         "",

@@ -718,3 +718,13 @@ def test_in_a_new_folder_the_reader_stats_vanished_and_unreadable_files(
     assert "gone.fits" not in rows
     p = run_scan(archive, opener=opener, check_archive=False)
     assert (p.found, p.new, p.changed, p.unchanged, p.unreadable) == (2, 0, 0, 2, 1)
+
+
+def test_the_census_walks_beside_a_scan_with_files_to_read_and_not_beside_a_quick_rescan(small: Path, run_scan) -> None:
+    """The census (a second walk, for the progress total) starts with the first file to read; a
+    rescan with nothing to read is over before it would be worth its cost."""
+    p = run_scan(small)
+    assert p.new == 6 and p.expected == 6  # counted beside the walk
+    p = run_scan(small)
+    assert p.unchanged == 6 and p.expected is None  # no census: the walk itself gave the total
+    assert p.total == 6
