@@ -618,6 +618,10 @@ def from_db(value: str | bytes) -> str:
 
 
 def join_path(directory: str | bytes, name: str | bytes) -> str:
+    """A folder's path and a file name as stored (text, or bytes for a name that is not UTF-8)
+    → the file's path. An export joins a million: the common case skips os.path.join."""
+    if directory.__class__ is str and name.__class__ is str:
+        return f"{directory}{name}" if directory.endswith(os.sep) else f"{directory}{os.sep}{name}"
     return os.path.join(from_db(directory), from_db(name))
 
 
