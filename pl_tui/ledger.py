@@ -222,21 +222,29 @@ def _exposure_columns_sql() -> str:
         "exposure_us INTEGER",  # exposure in whole microseconds: exact sums
         "status TEXT NOT NULL DEFAULT 'accepted'",  # best status among the exposure's files
         "copies INTEGER NOT NULL DEFAULT 1",  # its present files: more than one means duplicates
-        # denormalised from overrides / aliases so the effective values are plain columns
-        "ov_target TEXT",
-        "ov_filter TEXT",
-        "ov_type TEXT",
-        "ov_status TEXT",
-        "alias_target TEXT",
-        "alias_filter TEXT",
-        "eff_target TEXT GENERATED ALWAYS AS (COALESCE(ov_target, alias_target, target)) VIRTUAL",
-        "eff_filter TEXT GENERATED ALWAYS AS (COALESCE(ov_filter, alias_filter, filter)) VIRTUAL",
-        "eff_type TEXT GENERATED ALWAYS AS (COALESCE(ov_type, image_type)) VIRTUAL",
-        "eff_status TEXT GENERATED ALWAYS AS (COALESCE(ov_status, status)) VIRTUAL",
-        "counting INTEGER GENERATED ALWAYS AS "
-        "(COALESCE(ov_status, status) = 'accepted' AND COALESCE(ov_type, image_type) IS 'LIGHT') VIRTUAL",
+        *_OVERRIDE_COLUMNS,
+        *_EFFECTIVE_COLUMNS,
     ]
     return ",\n  ".join(cols)
+
+
+# denormalised from overrides / aliases so the effective values are plain columns
+_OVERRIDE_COLUMNS = (
+    "ov_target TEXT",
+    "ov_filter TEXT",
+    "ov_type TEXT",
+    "ov_status TEXT",
+    "alias_target TEXT",
+    "alias_filter TEXT",
+)
+_EFFECTIVE_COLUMNS = (
+    "eff_target TEXT GENERATED ALWAYS AS (COALESCE(ov_target, alias_target, target)) VIRTUAL",
+    "eff_filter TEXT GENERATED ALWAYS AS (COALESCE(ov_filter, alias_filter, filter)) VIRTUAL",
+    "eff_type TEXT GENERATED ALWAYS AS (COALESCE(ov_type, image_type)) VIRTUAL",
+    "eff_status TEXT GENERATED ALWAYS AS (COALESCE(ov_status, status)) VIRTUAL",
+    "counting INTEGER GENERATED ALWAYS AS "
+    "(COALESCE(ov_status, status) = 'accepted' AND COALESCE(ov_type, image_type) IS 'LIGHT') VIRTUAL",
+)
 
 
 # Tally keys use '' for "none" internally (a UNIQUE key cannot hold NULLs that collide);
@@ -351,26 +359,23 @@ def _exposures_6_sql() -> str:
         "exposure_us INTEGER",  # exposure in whole microseconds: exact sums
         "state TEXT",  # best status among the exposure's files; NULL: accepted
         "copies INTEGER NOT NULL DEFAULT 1",  # its present files: more than one means duplicates
-        # denormalised from overrides / aliases so the effective values are plain columns
-        "ov_target TEXT",
-        "ov_filter TEXT",
-        "ov_type TEXT",
-        "ov_status TEXT",
-        "alias_target TEXT",
-        "alias_filter TEXT",
+        *_OVERRIDE_COLUMNS,
     ]
     virtual = [
         f"{c} {_VIRTUAL_TYPES.get(c, 'TEXT')} GENERATED ALWAYS AS ({expr}) VIRTUAL" for c, expr in _VIRTUAL_6.items()
     ]
-    virtual += [
-        "eff_target TEXT GENERATED ALWAYS AS (COALESCE(ov_target, alias_target, target)) VIRTUAL",
-        "eff_filter TEXT GENERATED ALWAYS AS (COALESCE(ov_filter, alias_filter, filter)) VIRTUAL",
-        "eff_type TEXT GENERATED ALWAYS AS (COALESCE(ov_type, image_type)) VIRTUAL",
-        "eff_status TEXT GENERATED ALWAYS AS (COALESCE(ov_status, status)) VIRTUAL",
-        "counting INTEGER GENERATED ALWAYS AS "
-        "(COALESCE(ov_status, status) = 'accepted' AND COALESCE(ov_type, image_type) IS 'LIGHT') VIRTUAL",
-    ]
-    return ",\n  ".join(stored + virtual)
+    return ",\n  ".join([*stored, *virtual, *_EFFECTIVE_COLUMNS])
+
+
+# An update or a delete of an exposure moves its tallies (a batch of inserts adds its own: LedgerWriter.write).
+_TALLY_TRIGGERS = f"""CREATE TRIGGER exposures_tally_delete AFTER DELETE ON exposures BEGIN
+  {_tally_remove("OLD")}
+END;
+CREATE TRIGGER exposures_tally_update AFTER UPDATE ON exposures BEGIN
+  {_tally_remove("OLD")}
+  {_tally_add("NEW")}
+END;
+"""
 
 
 def _migration_6() -> str:
@@ -391,14 +396,7 @@ DROP TABLE exposures;
 ALTER TABLE exposures_6 RENAME TO exposures;
 CREATE INDEX exposures_night ON exposures(session_date);
 CREATE INDEX exposures_status_set ON exposures(ov_status) WHERE ov_status IS NOT NULL;
-CREATE TRIGGER exposures_tally_delete AFTER DELETE ON exposures BEGIN
-  {_tally_remove("OLD")}
-END;
-CREATE TRIGGER exposures_tally_update AFTER UPDATE ON exposures BEGIN
-  {_tally_remove("OLD")}
-  {_tally_add("NEW")}
-END;
-DROP INDEX files_dir;
+{_TALLY_TRIGGERS}DROP INDEX files_dir;
 DROP INDEX files_identity;
 DROP INDEX files_status;
 CREATE TABLE files_6 (
@@ -480,14 +478,7 @@ CREATE TABLE tallies (
 CREATE TRIGGER exposures_tally_insert AFTER INSERT ON exposures BEGIN
   {_tally_add("NEW")}
 END;
-CREATE TRIGGER exposures_tally_delete AFTER DELETE ON exposures BEGIN
-  {_tally_remove("OLD")}
-END;
-CREATE TRIGGER exposures_tally_update AFTER UPDATE ON exposures BEGIN
-  {_tally_remove("OLD")}
-  {_tally_add("NEW")}
-END;
-CREATE TABLE overrides (
+{_TALLY_TRIGGERS}CREATE TABLE overrides (
   identity INTEGER PRIMARY KEY,
   target TEXT,
   filter TEXT,

@@ -1145,10 +1145,11 @@ def _setup_of(cards: Mapping[str, object], dir_parts: tuple[str, ...]) -> _Setup
     return setup
 
 
-def _work_out_setup(cards: Mapping[str, object], dir_parts: tuple[str, ...]) -> _Setup:
+def _table_values(cards: Mapping[str, object], fields: tuple) -> dict[str, Any]:
+    """The keyword table for ``fields``: each field's first keyword whose value converts."""
     v: dict[str, Any] = {}
     get = cards.get
-    for name, keys, conv in _SETUP_FIELDS:  # _pick, inlined
+    for name, keys, conv in fields:  # _pick, inlined
         value = None
         for k in keys:
             raw = get(k)
@@ -1157,6 +1158,11 @@ def _work_out_setup(cards: Mapping[str, object], dir_parts: tuple[str, ...]) -> 
                 if value is not None:
                     break
         v[name] = value
+    return v
+
+
+def _work_out_setup(cards: Mapping[str, object], dir_parts: tuple[str, ...]) -> _Setup:
+    v = _table_values(cards, _SETUP_FIELDS)
 
     software = v["software"]
     if software is None and "ASTRA" in cards:
@@ -1263,16 +1269,7 @@ def _normalized(
     if isinstance(cards, Cards):
         v = dict(zip(_PER_FRAME_NAMES, cards.firsts(_PER_FRAME_KEYS, _PER_FRAME_CONVS), strict=True))
     else:
-        v = {}
-        for name, keys, conv in _PER_FRAME:  # _pick, inlined
-            value = None
-            for k in keys:
-                raw = get(k)
-                if raw is not None:
-                    value = conv(raw)
-                    if value is not None:
-                        break
-            v[name] = value
+        v = _table_values(cards, _PER_FRAME)
 
     exposure, exposure_flags, exposure_how = _exposure(cards, header_bytes, image_type)
     t_obs_ms, has_frac, _source = _obs_time(cards)
