@@ -211,8 +211,8 @@ VANISHED = "vanished"
 
 def read_one(item: Item, rule: NightRule, opener: Opener = os.open) -> Result:
     """Read and normalise one file. Its size and mtime come from the reader's own fstat (the
-    scanner does not stat files in folders new to the ledger): a file that changes between the
-    two is read again next time, never recorded with a size it did not have when read."""
+    scanner does not stat files in folders new to the ledger): recorded as they were when the
+    header was read, so a file that changes afterwards is read again next time."""
     path, name, kind, parts, rejected = item
     try:
         raw = read_header(path, kind, opener)
