@@ -672,7 +672,7 @@ def open_readonly(path: str, opener: Opener = os.open) -> int:
         try:
             return opener(path, _O_FLAGS | _O_NOATIME)
         except PermissionError:  # not our file: open it the ordinary way
-            pass
+            return opener(path, _O_FLAGS)
     return opener(path, _O_FLAGS)
 
 
