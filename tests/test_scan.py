@@ -720,11 +720,24 @@ def test_in_a_new_folder_the_reader_stats_vanished_and_unreadable_files(
     assert (p.found, p.new, p.changed, p.unchanged, p.unreadable) == (2, 0, 0, 2, 1)
 
 
-def test_the_census_walks_beside_a_scan_with_files_to_read_and_not_beside_a_quick_rescan(small: Path, run_scan) -> None:
+def test_the_census_walks_beside_a_scan_with_files_to_read_and_not_beside_a_quick_rescan(
+    small: Path, run_scan, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The census (a second walk, for the progress total) starts with the first file to read; a
     rescan with nothing to read is over before it would be worth its cost."""
+    from pl_tui import scan as scan_module
+
+    started: list[int] = []
+    start = scan_module._Scan._start_census
+
+    def spy(self: scan_module._Scan) -> None:
+        if not self._census_started:
+            started.append(1)
+        start(self)
+
+    monkeypatch.setattr(scan_module._Scan, "_start_census", spy)
     p = run_scan(small)
-    assert p.new == 6 and p.expected == 6  # counted beside the walk
+    assert p.new == 6 and started == [1]  # counted beside the walk
     p = run_scan(small)
-    assert p.unchanged == 6 and p.expected is None  # no census: the walk itself gave the total
+    assert p.unchanged == 6 and started == [1]  # no census: the walk itself gave the total
     assert p.total == 6
