@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable, Static, Tree
 
 from pl_tui import ledger as L
@@ -178,13 +179,16 @@ async def test_escape_cancels_a_scan_and_keeps_what_was_read(tmp_path: Path, mon
     assert state == "cancelled" and 0 < read < 400
 
 
-async def test_archive_selection_then_scan(demo: tuple[Path, Path], tmp_path: Path) -> None:
+async def test_archive_selection_then_scan(
+    demo: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ledger = tmp_path / "new.sqlite"
+    monkeypatch.setenv("HOME", str(demo[0].parent))
     app = PlTuiApp(ledger, CONFIG)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, ArchiveScreen)
-        await pilot.press(*str(demo[0]), "enter")
+        await pilot.press(*f"~/{demo[0].name}", "enter")  # as a user types it
         await pilot.pause()
         assert app.screen.chosen == [str(demo[0])]
         await pilot.press("ctrl+s")
