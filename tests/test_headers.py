@@ -631,6 +631,40 @@ def test_setup_fields_worked_out_once_follow_every_card_and_folder_that_decides_
     assert changed > 300
 
 
+def test_exposure_worked_out_once_follows_its_cards_their_units_and_the_frame_type() -> None:
+    """The exposure is worked out once per distinct set of exposure cards (bytes, comment and so
+    unit included) and frame type. Warm that memo with each real header, then change the value,
+    the unit its comment states, or the frame type (0 s counts for a bias only): the frame must
+    be what the eager parser says."""
+    from pl_tui.core.normalize import KEYWORDS
+
+    from .test_real_headers import ENTRIES
+    from .test_real_headers import header_bytes as corpus_bytes
+    from .test_real_headers import header_cards as corpus_cards
+
+    changed = 0
+    for entry in ENTRIES:
+        data = corpus_bytes(corpus_cards(entry["slug"]))
+        data = data[: data.index(b"END" + b" " * 77) + 80]
+        if not isinstance(header_cards(data), Cards):
+            continue
+        parts = Path(entry["path"]).parts[:-1]
+        stem = split_name(Path(entry["path"]).name)
+        normalize(header_cards(data), data, stem, parts, NightRule())  # warm the memo
+        keys = [k for k in KEYWORDS["exposure_s"] if k in header_cards(data)]
+        for key in keys:
+            for value, comment in (("0.25", "[s]"), ("0.25", "[ms]"), ("0.0", "[s]"), ("250.", "milliseconds")):
+                card = f"{key:<8}= {value:>20} / {comment}"
+                variant = _replace_card(data, key, card)
+                for type_card in ("IMAGETYP= 'Bias Frame'", "IMAGETYP= 'Light Frame'"):
+                    if "IMAGETYP" in header_cards(variant):
+                        variant = _replace_card(variant, "IMAGETYP", type_card)
+                    a, b = _lazy_and_eager(variant, stem, parts)
+                    assert a == b, (entry["slug"], card, type_card)
+                    changed += 1
+    assert changed > 100
+
+
 def test_numbers_read_in_one_pass_give_what_the_parser_gives_as_values_change_kind() -> None:
     """Within one keyword layout, the per-frame cards are read in one pass while they hold plain
     numbers; a frame where one holds a string, a blank, an overflow or a free-format number must

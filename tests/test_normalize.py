@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pl_tui.core import normalize as normalize_module
 from pl_tui.core.fitsgen import Card, write_fits, xisf_bytes
 from pl_tui.core.headers import read_header
 from pl_tui.core.normalize import (
@@ -318,6 +319,43 @@ def test_normalize_never_raises(cards: dict, parts: list[str]) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Dates
+
+
+_ISO_DIGIT = st.sampled_from("0123456789")
+_ISO_ODD = st.sampled_from(" +-٣9０")  # blanks, signs and non-ASCII digits the C parser refuses
+
+
+def _iso_field(width: int) -> st.SearchStrategy[str]:
+    return st.lists(_ISO_DIGIT | _ISO_ODD, min_size=width, max_size=width).map("".join)
+
+
+@given(
+    st.tuples(_iso_field(4), _iso_field(2), _iso_field(2), _iso_field(2), _iso_field(2), _iso_field(2)),
+    st.one_of(st.just(""), st.text(alphabet="0123456789", min_size=0, max_size=12).map(lambda f: "." + f)),
+    st.booleans(),
+)
+@settings(max_examples=1500)
+def test_iso_fast_path_reads_what_the_general_parser_reads(fields: tuple[str, ...], frac: str, plausible: bool) -> None:
+    """The C fast path (datetime.fromisoformat) gives the general parser's instant for every
+    'YYYY-MM-DDTHH:MM:SS[.f…]' it takes — a cut fraction, 24:00:00, leap seconds, 31 April,
+    blanks and signs inside included — and leaves it the rest."""
+    y, mo, d, h, mi, sec = fields
+    if plausible:  # most draws: a real calendar date and time, so the fast path is the one taken
+        y, mo, d = f"{2000 + int(''.join(c for c in y if c.isdigit()) or 0) % 100:04d}", "03", "31"
+        h, mi = f"{int(''.join(c for c in h if c.isascii() and c.isdigit()) or 0) % 25:02d}", "59"
+    s = f"{y}-{mo}-{d}T{h}:{mi}:{sec}{frac}"
+    general = normalize_module._ISO.match(s)
+    fast = normalize_module._iso_fast(s)
+    got = parse_datetime(s)
+    if fast is not None:
+        assert general is not None
+        assert fast == got
+    saved = normalize_module._iso_fast
+    try:
+        normalize_module._iso_fast = lambda _s: None  # the general parser alone
+        assert parse_datetime(s) == got
+    finally:
+        normalize_module._iso_fast = saved
 
 
 @pytest.mark.parametrize(

@@ -741,3 +741,30 @@ def test_the_census_walks_beside_a_scan_with_files_to_read_and_not_beside_a_quic
     p = run_scan(small)
     assert p.unchanged == 6 and started == [1]  # no census: the walk itself gave the total
     assert p.total == 6
+
+
+def test_the_cyclic_collector_is_off_during_a_cli_scan_only_and_back_on_after(small: Path, tmp_path: Path) -> None:
+    """The CLI's scan (the main thread's) runs without the cyclic collector and gives it back,
+    also when it fails; a scan on another thread (the TUI's) leaves the process's collector on."""
+    import gc
+
+    seen: list[bool] = []
+    ledger_path = tmp_path / "gc.sqlite"
+    scan(ledger_path, [str(small)], workers=0, progress=lambda p: seen.append(gc.isenabled()))
+    assert seen and not any(seen) and gc.isenabled()
+
+    with pytest.raises(RuntimeError):  # a callback that fails: the collector is still given back
+
+        def boom(_p: object) -> None:
+            raise RuntimeError
+
+        scan(tmp_path / "gc2.sqlite", [str(small)], workers=0, progress=boom)
+    assert gc.isenabled()
+
+    seen.clear()
+    t = threading.Thread(
+        target=lambda: scan(ledger_path, [str(small)], workers=0, progress=lambda p: seen.append(gc.isenabled()))
+    )
+    t.start()
+    t.join()
+    assert seen and all(seen)

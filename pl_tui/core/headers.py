@@ -364,15 +364,17 @@ class Cards(Mapping[str, object]):
             except ValueError:  # a blank value field
                 values = None
             else:  # an integer stays an integer, as the parser reads it
-                for j, (raw, text) in enumerate(zip(values, parts[1::3], strict=True)):
-                    if raw.is_integer() and text.translate(None, _NOT_INTEGER_BYTES) == text:
-                        values[j] = int(text)
+                if any(map(float.is_integer, values)):  # (-10.0 is one; 'is_integer' says perhaps)
+                    for j, (raw, text) in enumerate(zip(values, parts[1::3], strict=True)):
+                        if raw.is_integer() and text.translate(None, _NOT_INTEGER_BYTES) == text:
+                            values[j] = int(text)
         if values is None:
             layout.numbers(keys, self._header)  # leave out what is no plain number here
             return [self.first(k, conv) for k, conv in zip(keys, convs, strict=True)]
         out: list[object] = [None] * len(keys)
+        finite = math.isfinite(sum(values))  # else one (or a sum of huge ones) overflowed: look at each
         for i, raw in zip(taken, values, strict=True):
-            v = convs[i](raw) if math.isfinite(raw) else None
+            v = convs[i](raw) if finite or math.isfinite(raw) else None
             out[i] = self.first(keys[i], convs[i]) if v is None else v  # None: the fallbacks
         for i in others:
             out[i] = self.first(keys[i], convs[i])

@@ -430,21 +430,28 @@ def parse_datetime(raw: object) -> ParsedTime | None:
 
 
 def _iso_fast(s: str) -> ParsedTime | None:
-    """The form nearly every capture program writes, 'YYYY-MM-DDTHH:MM:SS[.f…]', by slicing."""
+    """The form nearly every capture program writes, 'YYYY-MM-DDTHH:MM:SS[.f…]', by the C
+    parser (a fraction past six digits is cut, as _frac_ms cuts past three). None for anything
+    else — 24:00:00, a leap second, blanks inside —, which the general parser reads."""
     n = len(s)
-    if n < 19 or s[4] != "-" or s[7] != "-" or s[10] != "T" or s[13] != ":" or s[16] != ":":
+    if n < 19 or s[10] != "T" or s[4] != "-" or s[7] != "-" or s[13] != ":" or s[16] != ":":
         return None
-    frac = s[20:]
-    if n > 19 and (s[19] != "." or not (frac.isascii() and frac.isdigit())):
+    if n > 19 and (s[19] != "." or not (s[20:].isascii() and s[20:].isdigit())):
         return None
     try:
-        h, mn, sec = int(s[11:13]), int(s[14:16]), int(s[17:19])
-        if h > 24 or mn > 59 or sec > 60:
-            return None
-        ms = _day_ms(int(s[0:4]), int(s[5:7]), int(s[8:10]))
+        t = _fromisoformat(s)
     except ValueError:
         return None
-    return ParsedTime(ms + ((h * 60 + mn) * 60 + sec) * 1000 + _frac_ms(frac), True, bool(frac))
+    return ParsedTime(
+        (t.toordinal() - _EPOCH_ORDINAL) * 86_400_000
+        + ((t.hour * 60 + t.minute) * 60 + t.second) * 1000
+        + t.microsecond // 1000,
+        True,
+        n > 19,
+    )
+
+
+_fromisoformat = datetime.fromisoformat
 
 
 def parse_time_of_day(raw: object) -> tuple[int, bool] | None:
@@ -1094,6 +1101,27 @@ def _exposure(
     return None, 0, None
 
 
+_EXPOSURE_KEYS = KEYWORDS["exposure_s"]
+_EXPOSURES: dict[tuple[bytes, str | None], tuple[float | None, int, str | None]] = {}
+_EXPOSURES_MAX = 4096  # flats of varying length each add one
+
+
+def _exposure_of(
+    cards: Mapping[str, object], header_bytes: bytes, image_type: str | None
+) -> tuple[float | None, int, str | None]:
+    """:func:`_exposure`, worked out once per distinct set of exposure cards (their exact bytes,
+    comments included) and frame type: a sequence writes the same EXPTIME card frame after frame."""
+    if not isinstance(cards, Cards):
+        return _exposure(cards, header_bytes, image_type)
+    key = (cards.raw(_EXPOSURE_KEYS), image_type)
+    got = _EXPOSURES.get(key)
+    if got is None:
+        if len(_EXPOSURES) >= _EXPOSURES_MAX:
+            _EXPOSURES.clear()
+        got = _EXPOSURES[key] = _exposure(cards, header_bytes, image_type)
+    return got
+
+
 # Keywords whose values change from frame to frame in real headers: times, the sensor's
 # temperature, pointing, the night's conditions, the exposure (flats). Everything else a header
 # says — target, filter, frame type, rig, site, software, derived-product signals — repeats over
@@ -1271,7 +1299,7 @@ def _normalized(
     else:
         v = _table_values(cards, _PER_FRAME)
 
-    exposure, exposure_flags, exposure_how = _exposure(cards, header_bytes, image_type)
+    exposure, exposure_flags, exposure_how = _exposure_of(cards, header_bytes, image_type)
     t_obs_ms, has_frac, _source = _obs_time(cards)
     loc = parse_datetime(get("DATE-LOC"))
     loc_ms = loc.ms if loc is not None and loc.has_time else None
