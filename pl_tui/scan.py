@@ -40,6 +40,7 @@ WRITE_INTERVAL_S = 0.5
 WRITE_BATCH = 4000
 PROCESS_THRESHOLD = 1500  # files to read before worker processes are worth their start-up
 CENSUS_AFTER_S = 1.0  # a walk with nothing to read yet gets its census after this long
+CENSUS_VERDICT_S = 0.05  # a first scan's first read waits this long at most for the census's verdict
 
 
 @dataclass(slots=True)
@@ -499,6 +500,7 @@ class _Scan:
         self._known_files = 0
         self._census_done = False
         self._census_stop = threading.Event()
+        self._census_verdict = threading.Event()  # it counted enough new files for processes, or all
 
     # -- plumbing
 
@@ -520,7 +522,10 @@ class _Scan:
                     return
                 n += len(d.files)
                 self._census = n
+                if n - self._known_files > PROCESS_THRESHOLD:
+                    self._census_verdict.set()
         self._census_done = True
+        self._census_verdict.set()
 
     def _folder_done(self, folder: str) -> None:
         counts = self._folders.get(folder)
@@ -634,6 +639,11 @@ class _Scan:
     def submit_batch(self, rule: NightRule) -> None:
         if not self._batch:
             return
+        if not self._census_started and self._known_files < PROCESS_THRESHOLD:
+            # a first scan: the census's first milliseconds tell a large archive (start the reader
+            # processes now, 0.05 s sooner than the reads would) from a small one (it is done)
+            self._start_census()
+            self._census_verdict.wait(CENSUS_VERDICT_S)
         self._start_census()
         if self._census - self._known_files > PROCESS_THRESHOLD:
             # the census already counts more files than the ledger has: at least that many are

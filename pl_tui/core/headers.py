@@ -232,6 +232,24 @@ def _key8(key: str) -> bytes:
     return k8
 
 
+class _Numbers:
+    """A layout's one-pass plan for a set of per-frame number fields (see _Layout.numbers)."""
+
+    __slots__ = ("equals", "fields", "others", "pack", "tails", "taken")
+
+    def __init__(
+        self, fields: tuple[tuple[str, ...], ...], pack: struct.Struct, taken: tuple[int, ...], others: tuple[int, ...]
+    ) -> None:
+        self.fields = fields
+        self.pack = pack
+        self.taken = taken
+        self.others = others
+        self.equals = (b"= ",) * len(taken)
+        # the columns after the values the last time _PLAIN_NUMBERS took them all: a program writes
+        # the same comments frame after frame, and then only the values need looking at
+        self.tails: tuple[bytes, ...] | None = None
+
+
 class _Layout:
     """Where each keyword's first card sits, for headers with one sequence of keywords.
 
@@ -248,22 +266,20 @@ class _Layout:
         self._pairs: dict[frozenset[str], tuple[tuple[str, int], ...]] = {}
         self._raw: dict[tuple[str, ...], struct.Struct] = {}
         self._ordered: dict[tuple[str, ...], tuple[int, ...]] = {}
-        self._numbers: dict[tuple[tuple[str, ...], ...], tuple[struct.Struct, tuple[int, ...], tuple[int, ...]]] = {}
+        self._numbers: dict[int, _Numbers] = {}  # by id(fields); each holds its fields, so ids stay theirs
 
-    def numbers(
-        self, fields: tuple[tuple[str, ...], ...], header: bytes | None = None
-    ) -> tuple[struct.Struct, tuple[int, ...], tuple[int, ...]]:
+    def numbers(self, fields: tuple[tuple[str, ...], ...], header: bytes | None = None) -> _Numbers:
         """How to read the first present card of each of ``fields`` in one pass: a struct that
         takes columns 9-80 of each (``= ``, the 20-column value, the rest of the card), the
         index in ``fields`` of each card taken, and those of the fields present but not taken.
         Given a ``header`` whose pass failed, the cards that are not plain numbers there are
         left out from then on (strings such as N.I.N.A.'s OBJCTRA)."""
-        got = self._numbers.get(fields)
-        if got is None or header is not None:
+        got = self._numbers.get(id(fields))
+        if got is None or got.fields is not fields or header is not None:
             present = [(i, o[0]) for i, keys in enumerate(fields) if (o := self.ordered(keys))]
             taken = present
-            if got is not None and header is not None:
-                kept = set(got[1])
+            if got is not None and got.fields is fields and header is not None:
+                kept = set(got.taken)
                 taken = [
                     (i, off) for i, off in present if i in kept and _fixed_number(header[off : off + CARD]) is not None
                 ]
@@ -274,7 +290,7 @@ class _Layout:
                 pos = off + CARD
             chosen = tuple(i for i, _ in taken)
             others = tuple(i for i, _ in present if i not in chosen)
-            got = self._numbers[fields] = (struct.Struct("".join(fmt)), chosen, others)
+            got = self._numbers[id(fields)] = _Numbers(fields, struct.Struct("".join(fmt)), chosen, others)
         return got
 
     def ordered(self, keys: tuple[str, ...]) -> tuple[int, ...]:
@@ -305,6 +321,9 @@ class _Layout:
         return got
 
 
+# conv(value) of text cards that Cards.first read: commanded coordinates repeat every frame
+_CONVERTED: dict[tuple[bytes, Callable[[object], object]], object] = {}
+_CONVERTED_MAX = 8192
 _LAYOUTS: dict[bytes, _Layout | None] = {}  # keyword sequence → its layout; None: not standard
 _LAYOUTS_MAX = 4096
 _KEY_SPLITTERS: dict[int, struct.Struct] = {}
@@ -344,28 +363,43 @@ class Cards(Mapping[str, object]):
         a keyword table's fallbacks, looking only at the cards the header has."""
         header = self._header
         for off in self._layout.ordered(keys):
-            value = _card_value(header[off : off + CARD])
-            if value is not None:
-                value = conv(value)
+            card = header[off : off + CARD]
+            if card[10:11] == b"'":  # a text (OBJCTRA '05 35 17.3'): what conv makes of it, by its bytes
+                value = _CONVERTED.get((card, conv), _ABSENT)
+                if value is _ABSENT:
+                    if len(_CONVERTED) >= _CONVERTED_MAX:
+                        _CONVERTED.clear()
+                    value = _card_value(card)
+                    value = _CONVERTED[card, conv] = None if value is None else conv(value)
+            else:
+                value = _card_value(card)
                 if value is not None:
-                    return value
+                    value = conv(value)
+            if value is not None:
+                return value
         return None
 
     def firsts(self, keys: tuple[tuple[str, ...], ...], convs: tuple[Callable[[object], object], ...]) -> list[object]:
         """``[self.first(k, conv) for k, conv in zip(keys, convs)]``, the plain numbers among
         those cards read in one pass: the temperatures, pointing and conditions of every frame."""
         layout = self._layout
-        pack, taken, others = layout.numbers(keys)
-        parts = pack.unpack_from(self._header)
+        plan = layout.numbers(keys)
+        taken = plan.taken
+        parts = plan.pack.unpack_from(self._header)
+        texts = parts[1::3]
+        tails = parts[2::3]
         values: list[float] | None = None
-        if _PLAIN_NUMBERS.fullmatch(b"".join(parts)):
+        if (
+            tails == plan.tails and parts[0::3] == plan.equals and not b"".join(texts).translate(None, _NUMBER_CHARS)
+        ) or _PLAIN_NUMBERS.fullmatch(b"".join(parts)):
+            plan.tails = tails
             try:
-                values = list(map(float, parts[1::3]))
+                values = list(map(float, texts))
             except ValueError:  # a blank value field
                 values = None
             else:  # an integer stays an integer, as the parser reads it
                 if any(map(float.is_integer, values)):  # (-10.0 is one; 'is_integer' says perhaps)
-                    for j, (raw, text) in enumerate(zip(values, parts[1::3], strict=True)):
+                    for j, (raw, text) in enumerate(zip(values, texts, strict=True)):
                         if raw.is_integer() and text.translate(None, _NOT_INTEGER_BYTES) == text:
                             values[j] = int(text)
         if values is None:
@@ -376,7 +410,7 @@ class Cards(Mapping[str, object]):
         for i, raw in zip(taken, values, strict=True):
             v = convs[i](raw) if finite or math.isfinite(raw) else None
             out[i] = self.first(keys[i], convs[i]) if v is None else v  # None: the fallbacks
-        for i in others:
+        for i in plan.others:
             out[i] = self.first(keys[i], convs[i])
         return out
 
@@ -451,6 +485,7 @@ _NUMBER_BYTES = b"0123456789.+-eE"
 # in columns 11-30, then only blanks up to the comment's '/' (or to the end of the card).
 _PLAIN_NUMBERS = re.compile(rb"(?:= [ 0-9.eE+-]{20}(?= {50}| */)[\x00-\xff]{50})*")
 _NOT_INTEGER_BYTES = b".eE"
+_NUMBER_CHARS = b" 0123456789.eE+-"  # what _PLAIN_NUMBERS lets into a value field
 
 
 def _fixed_number(card: bytes) -> int | float | None:
