@@ -682,6 +682,10 @@ def test_numbers_read_in_one_pass_give_what_the_parser_gives_as_values_change_ki
         "CCD-TEMP=                -10.1",
         "AIRMASS =                1.234",
         "SKYQUAL =                21.02",
+        "XPIXSZ  =                 3.76",
+        "FOCALLEN=                 530.",
+        "FWHM    =                  3.2 / [arcsec] star FWHM",
+        "HFR     =                 2.13",
     ]
     odd_values = [
         "CCD-TEMP= 'n/a'",
@@ -700,6 +704,10 @@ def test_numbers_read_in_one_pass_give_what_the_parser_gives_as_values_change_ki
         "CCD-TEMP=                -10.1 x / c",
         "SKYQUAL =                21.02 /",
         "CCD-TEMP=               -1_0.5",  # Python's float() takes it; FITS has no such number
+        "FWHM    =               1500.0 / [arcsec] star FWHM",  # implausible: the HFR counts
+        "FWHM    = 'n/a'",
+        "FWHM    =                  3.2 / [px] star FWHM",
+        "FWHM    =                    0",
     ]
     frames = 0
     for i, odd in enumerate(odd_values):

@@ -317,6 +317,34 @@ def test_normalize_never_raises(cards: dict, parts: list[str]) -> None:
     assert isinstance(f.identity, int)
 
 
+_SCALE = 3.76 * 206.265 / 530.0  # arcsec a pixel of the rig below
+
+
+@pytest.mark.parametrize(
+    ("seeing", "expected", "without_scale"),
+    [
+        ([("FWHM", 3.2, "[arcsec] star FWHM")], 3.2, 3.2),
+        ([("FWHM", 3.2, '[" ] seeing')], 3.2, 3.2),
+        ([("FWHM", 3.2, "[px] star FWHM")], round(3.2 * _SCALE, 3), None),
+        ([("STARFWHM", 1.849, "[arcsec] Star FWHM")], 1.849, 1.849),
+        ([("HFR", 2.0, "[arcsec] ignored: HFR is in pixels")], round(4.0 * _SCALE, 3), None),
+        ([("FWHM", 1500.0, "[arcsec]"), ("HFR", 2.0, "")], round(4.0 * _SCALE, 3), None),  # implausible: next
+        ([("FWHM", "n/a", ""), ("STARFWHM", 2.5, "[arcsec]")], 2.5, 2.5),
+        ([("FWHM", 0, "[arcsec]")], None, None),
+        ([("FWHM", -3.0, "[arcsec]"), ("STARFWHM", 999.0, "[arcsec]")], 999.0, 999.0),
+        ([], None, None),
+    ],
+)
+def test_star_fwhm_in_arcsec(
+    frame_of, seeing: list[tuple[str, object, str]], expected: float | None, without_scale: float | None
+) -> None:
+    """SPEC: FWHM/STARFWHM in arcsec when the comment says so, else pixels × the image scale
+    (none known: no figure); HFR doubled; the first plausible one (0 < n < 1000) counts."""
+    rig: list[Card] = [("XPIXSZ", 3.76, "[um]"), ("FOCALLEN", 530.0, "[mm]")]
+    assert frame_of(cards=[*BASE_LIGHT, *rig, *seeing]).fwhm_arcsec == expected
+    assert frame_of(cards=[*BASE_LIGHT, *seeing], rel="other.fits").fwhm_arcsec == without_scale
+
+
 # ---------------------------------------------------------------------------------------------
 # Dates
 

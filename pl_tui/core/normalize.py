@@ -13,12 +13,12 @@ import hashlib
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from operator import attrgetter, itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from .headers import Cards, card_comment
@@ -1052,22 +1052,39 @@ def keyword_sources(cards: Mapping[str, object]) -> dict[str, str]:
 
 
 def _fwhm_arcsec(
-    cards: Mapping[str, object], header_bytes: bytes, xpixsz: float | None, focallen_mm: float | None
+    cards: Mapping[str, object],
+    header_bytes: bytes,
+    xpixsz: float | None,
+    focallen_mm: float | None,
+    seeing: Sequence[float | int | None] | None = None,
 ) -> float | None:
     """Star FWHM in arcsec: FWHM/STARFWHM in arcsec when the comment says so, else in pixels
     times the image scale; HFR (pixels) doubled — the FWHM of a Gaussian star. Never guessed:
-    pixels without a known image scale give None."""
-    scale = xpixsz * 206.265 / focallen_mm if xpixsz and focallen_mm else None
-    for key in _SEEING_KEYS:
-        n = _num(cards.get(key))
-        if n is None or not 0 < n < 1000:
+    pixels without a known image scale give None. ``seeing``: the _SEEING_KEYS cards' values as
+    _seeing_value takes them, when the caller has read them already (the one-pass numbers)."""
+    if seeing is None:
+        seeing = [_seeing_value(cards.get(key)) for key in _SEEING_KEYS]
+    for key, n in zip(_SEEING_KEYS, seeing, strict=True):
+        if n is None:
             continue
-        comment = (_comment(cards, header_bytes, key) or "").lower()
-        if key != "HFR" and ("arcsec" in comment or '"' in comment):
+        if key != "HFR" and _says_arcsec(_comment(cards, header_bytes, key)):
             return float(n)
+        scale = xpixsz * 206.265 / focallen_mm if xpixsz and focallen_mm else None
         px = n * 2 if key == "HFR" else n
         return round(px * scale, 3) if scale else None
     return None
+
+
+def _seeing_value(v: object) -> float | int | None:
+    """A seeing card's value when it is a plausible one (0 < n < 1000), else None."""
+    n = _num(v)
+    return n if n is not None and 0 < n < 1000 else None
+
+
+@lru_cache(maxsize=256)
+def _says_arcsec(comment: str | None) -> bool:
+    low = (comment or "").lower()
+    return "arcsec" in low or '"' in low
 
 
 def _comment(cards: Mapping[str, object], header_bytes: bytes, key: str) -> str | None:
@@ -1141,6 +1158,9 @@ _PER_FRAME = tuple(f for f in _FIELDS if f[0] in _PER_FRAME_FIELDS)
 _PER_FRAME_NAMES = tuple(f[0] for f in _PER_FRAME)
 _PER_FRAME_KEYS = tuple(keys for _, keys, _ in _PER_FRAME)
 _PER_FRAME_CONVS = tuple(conv for _, _, conv in _PER_FRAME)
+# what Cards.firsts reads in one pass: those, then each seeing keyword on its own
+_PASS_KEYS = (*_PER_FRAME_KEYS, *((k,) for k in _SEEING_KEYS))
+_PASS_CONVS = (*_PER_FRAME_CONVS, *(_seeing_value for _ in _SEEING_KEYS))
 _SETUP_FIELDS = tuple(f for f in _FIELDS if f[0] not in _PER_FRAME_FIELDS and f[0] != "exposure_s")
 
 
@@ -1294,8 +1314,11 @@ def _normalized(
     fields = setup.fields
     image_type = setup.image_type
     get = cards.get  # a lazy Cards parses only the cards asked for below
-    if isinstance(cards, Cards):
-        v = dict(zip(_PER_FRAME_NAMES, cards.firsts(_PER_FRAME_KEYS, _PER_FRAME_CONVS), strict=True))
+    seeing: Sequence[float | int | None] | None = None
+    if isinstance(cards, Cards):  # the per-frame numbers and the seeing cards in one pass
+        got = cards.firsts(_PASS_KEYS, _PASS_CONVS)
+        v = dict(zip(_PER_FRAME_NAMES, got, strict=False))  # the seeing values follow
+        seeing = cast("list[float | int | None]", got[len(_PER_FRAME_NAMES) :])  # _seeing_value's
     else:
         v = _table_values(cards, _PER_FRAME)
 
@@ -1320,7 +1343,7 @@ def _normalized(
     exposure_f = float(exposure) if exposure is not None else None
     v.update(
         exposure_s=exposure_f,
-        fwhm_arcsec=_fwhm_arcsec(cards, header_bytes, fields["xpixsz"], fields["focallen_mm"]),
+        fwhm_arcsec=_fwhm_arcsec(cards, header_bytes, fields["xpixsz"], fields["focallen_mm"], seeing),
         identity=exposure_identity(
             t_obs_ms,
             has_frac,
