@@ -446,6 +446,7 @@ class _Readers:
 @dataclass(slots=True)
 class _Pending:
     dir_id: int
+    folder: str  # the folder's path, shared by its files
     name: str
     path: str
     size: int
@@ -575,23 +576,26 @@ class _Scan:
         done, _ = cf.wait(list(self.in_flight), timeout=None if block else 0, return_when=cf.FIRST_COMPLETED)
         for fut in done:
             self._take(self.in_flight.pop(fut), fut.result())
-        self.flush()
+        # once the walk is done, each batch is written as it comes, while the readers read the
+        # rest: the last write, which nothing overlaps, is then one batch and not WRITE_BATCH frames
+        self.flush(force=self.p.walk_done)
         self.emit()
 
     def _take(self, pendings: list[_Pending], result: BatchResult) -> None:
         setups, rows = result
+        now_ns = time.time_ns()  # the batch's results came back together
         for pend, (read_status, reason, setup, row, size, mtime) in zip(pendings, rows, strict=True):
             status = read_status
             if pend.stat_later:
                 if status == VANISHED:  # listed, then gone: it is simply not there
                     self.p.found -= 1
-                    counts = self._folders.get(pend.path.rpartition(os.sep)[0])
+                    counts = self._folders.get(pend.folder)
                     if counts is not None:
                         counts[0] -= 1
                     continue
                 pend.size, pend.mtime_ns = size or 0, mtime or 0
-                if self._settling(pend.mtime_ns, time.time_ns()):
-                    self._folder_done(pend.path.rpartition(os.sep)[0])
+                if self._settling(pend.mtime_ns, now_ns):
+                    self._folder_done(pend.folder)
                     continue
             elif status == VANISHED:
                 status = ledger.UNREADABLE
@@ -620,7 +624,7 @@ class _Scan:
             p.changed += 1
         else:
             p.new += 1
-        self._folder_done(pend.path.rpartition(os.sep)[0])
+        self._folder_done(pend.folder)
         self.to_write.append(
             ledger.FileRecord(
                 pend.dir_id,
@@ -697,7 +701,7 @@ class _Scan:
                 if new_folder and _is_file(entry):
                     if did is None:
                         did = known_dirs[d.path] = w.dir_id(d.path, root_id)
-                    self._batch.append(_Pending(did, name, entry.path, 0, 0, None, None, False, True))
+                    self._batch.append(_Pending(did, d.path, name, entry.path, 0, 0, None, None, False, True))
                     self._batch_items.append(
                         (entry.path, name, kind, d.parts, folder_rejected or self.reject.file(d.parts, name))
                     )
@@ -736,7 +740,15 @@ class _Scan:
                         did = known_dirs[d.path] = w.dir_id(d.path, root_id)
                     still = prev is not None and prev.status == ledger.UNREADABLE
                     pend = _Pending(
-                        did, name, entry.path, 0, 0, prev.id if prev else None, prev.identity if prev else None, still
+                        did,
+                        d.path,
+                        name,
+                        entry.path,
+                        0,
+                        0,
+                        prev.id if prev else None,
+                        prev.identity if prev else None,
+                        still,
                     )
                     self._record(pend, ledger.UNREADABLE, reason, None)
                     continue
@@ -758,6 +770,7 @@ class _Scan:
                 retry = same and prev is not None and prev.status == ledger.UNREADABLE
                 pend = _Pending(
                     did,
+                    d.path,
                     name,
                     entry.path,
                     size,
