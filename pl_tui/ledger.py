@@ -32,18 +32,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .core.errors import PlTuiError, finite, user_text
+from .core.normalize import ACCEPTED as ACCEPTED  # the statuses are the ledger's, defined in the core
+from .core.normalize import DERIVED as DERIVED  # for the reader processes (which import no ledger)
 from .core.normalize import EXPOSURE_COLUMNS, EXPOSURE_ONLY, NIGHT_BASIS, SETUP_COLUMNS
+from .core.normalize import MISSING as MISSING
+from .core.normalize import REJECTED as REJECTED
+from .core.normalize import UNREADABLE as UNREADABLE
 
 SCHEMA_VERSION = 6
-
-# Statuses of a file. An exposure's base status is the best of its present files'.
-ACCEPTED, REJECTED, DERIVED, MISSING, UNREADABLE = (
-    "accepted",
-    "rejected",
-    "derived",
-    "missing",
-    "unreadable",
-)
 
 
 class LedgerError(PlTuiError):

@@ -37,3 +37,17 @@ def test_importing_touches_no_disk(tmp_path) -> None:
            "PATH": "/usr/bin:/bin"}  # fmt: skip
     subprocess.run([sys.executable, "-c", env_code], check=True, env=env)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reader_process_and_the_launcher_import_no_ledger_domain_or_command_line() -> None:
+    """A reader process re-runs the ``pl-tui`` script (as ``__mp_main__``), then imports what its
+    work needs: neither may pull in the ledger, SQLite, the configuration, the domain or the CLI,
+    or every scan waits longer for its readers to start."""
+    code = (
+        "import sys\n"
+        "import pl_tui.__main__, pl_tui.reading\n"
+        "heavy = ('pl_tui.cli', 'pl_tui.scan', 'pl_tui.ledger', 'pl_tui.domain', 'pl_tui.core.config', 'sqlite3')\n"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith(heavy))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

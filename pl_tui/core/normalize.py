@@ -153,6 +153,16 @@ SETUP_COLUMNS = (
     "site_lat", "site_lon", "site_elev", "software", "sequencer", "naxis1", "naxis2",
 )  # fmt: skip
 EXPOSURE_ONLY = tuple(c for c in EXPOSURE_COLUMNS if c not in SETUP_COLUMNS)
+
+# Statuses of a file in the ledger. An exposure's base status is the best of its present files'.
+# Here, below the ledger, because a reader process decides the first three and imports no ledger.
+ACCEPTED, REJECTED, DERIVED, MISSING, UNREADABLE = (
+    "accepted",
+    "rejected",
+    "derived",
+    "missing",
+    "unreadable",
+)
 _setup_values = itemgetter(*SETUP_COLUMNS)
 _exposure_values = itemgetter(*EXPOSURE_ONLY)
 
