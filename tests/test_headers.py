@@ -787,3 +787,28 @@ def test_numbers_read_in_one_pass_are_the_parsers_values_and_types(
         for value, keys_of, conv in zip(got, _PER_FRAME_KEYS, _PER_FRAME_CONVS, strict=True):
             want = next((c for k in keys_of if (r := eager.get(k)) is not None and (c := conv(r)) is not None), None)
             assert value == want and type(value) is type(want), (keys_of, value, want)
+
+
+# keywords that differ in one column only: a layout key that lost a column or a card would mix them up
+_LOOKALIKES = ("EXPTIME", "EXPTIMF", "FXPTIME", "EXPOSURE", "A", "B", "AB", "BA", "DATE-OBS", "DATE-OBX")
+
+
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from(_LOOKALIKES), st.integers(-999, 999)), min_size=1, max_size=8), max_size=6
+    ),
+    st.integers(1, 79),
+)
+@settings(max_examples=300)
+def test_each_keyword_sequence_gets_its_own_layout(headers: list[list[tuple[str, int]]], tail: int) -> None:
+    """Headers read one after another in one process share layouts by their keyword sequence:
+    every header must read exactly as the eager parser reads it, whatever was read before it —
+    the same keywords in another order, one column changed, one card more, or that card torn."""
+    for cards in headers:
+        text = "".join(f"{k:<8}= {v:>20}".ljust(80) for k, v in cards).encode()
+        extra = next((k for k in _LOOKALIKES if k not in dict(cards)), "EXTRA")  # a keyword of its own
+        more = f"{extra:<8}= {cards[0][1] + 1:>20}".ljust(80).encode()
+        for data in (text, text + more, text + more[:tail]):
+            lazy, eager = header_cards(data), parse_header(data)
+            assert dict(lazy) == eager
+            assert [lazy.get(k) for k in _LOOKALIKES] == [eager.get(k) for k in _LOOKALIKES]
