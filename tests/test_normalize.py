@@ -801,3 +801,20 @@ def test_file_name_signal_is_the_regexes_with_a_quick_rejection_in_front(bits: l
     if want is None:
         want = next((f"file name prefix {p}" for p in n._DERIVED_PREFIX if stem.lower().startswith(p)), None)
     assert n._name_signal(stem) == want
+
+
+def _split_name_by_suffixes(name: str) -> str:
+    low = name.lower()
+    for ext in (".fits.fz", ".fit.gz", ".fits.gz", ".fts.gz", ".fits", ".fit", ".fts", ".fz", ".xisf"):
+        if low.endswith(ext):
+            return name[: -len(ext)]
+    return name.rsplit(".", 1)[0]
+
+
+@given(
+    st.text(alphabet="aB._-İſK ", max_size=8),
+    st.lists(st.sampled_from(["fits", "FIT", "fts", "fz", "gz", "xisf", "Fits", "txt", "", "fİts"]), max_size=3),
+)
+def test_file_stem_fast_path_is_the_suffix_rule(base: str, exts: list[str]) -> None:
+    name = ".".join([base, *exts])
+    assert split_name(name) == _split_name_by_suffixes(name)

@@ -264,7 +264,7 @@ class _Layout:
         # first occurrence wins: fill from the last card back
         self.offsets = dict(zip(reversed(keys), range((n - 1) * CARD, -1, -CARD), strict=True))
         self._pairs: dict[frozenset[str], tuple[tuple[str, int], ...]] = {}
-        self._raw: dict[tuple[str, ...], struct.Struct] = {}
+        self._raw: dict[int, tuple[tuple[str, ...], struct.Struct]] = {}
         self._ordered: dict[tuple[str, ...], tuple[int, ...]] = {}
         self._numbers: dict[int, _Numbers] = {}  # by id(fields); each holds its fields, so ids stay theirs
 
@@ -311,14 +311,14 @@ class _Layout:
 
     def raw(self, keys: tuple[str, ...]) -> struct.Struct:
         """A struct that takes exactly the cards of ``keys`` present, in header order, in C."""
-        got = self._raw.get(keys)
-        if got is None:
+        got = self._raw.get(id(keys))  # by identity: hashing a 40-keyword tuple costs more than the rest
+        if got is None or got[0] is not keys:
             fmt, pos = [], 0
             for _, off in self.pairs(frozenset(keys)):
                 fmt.append(f"{off - pos}x{CARD}s")
                 pos = off + CARD
-            got = self._raw[keys] = struct.Struct("".join(fmt))
-        return got
+            got = self._raw[id(keys)] = (keys, struct.Struct("".join(fmt)))  # holds keys: its id stays its own
+        return got[1]
 
 
 # conv(value) of text cards that Cards.first read: commanded coordinates repeat every frame

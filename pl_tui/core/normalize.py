@@ -1188,18 +1188,25 @@ class _Setup:
 
 
 _SETUPS: dict[tuple[bytes, tuple[str, ...]], _Setup] = {}
+# the last frame's (setup card bytes, folders, setup): the frames of a folder come one after another
+_LAST_SETUP: list[tuple[bytes, tuple[str, ...], _Setup] | None] = [None]
 _SETUPS_MAX = 4096
 
 
 def _setup_of(cards: Mapping[str, object], dir_parts: tuple[str, ...]) -> _Setup:
     if not isinstance(cards, Cards):
         return _work_out_setup(cards, dir_parts)
-    key = (cards.raw(_SETUP_ORDER), dir_parts)
+    raw = cards.raw(_SETUP_ORDER)
+    last = _LAST_SETUP[0]
+    if last is not None and last[1] is dir_parts and last[0] == raw:  # as the frame before: no hashing
+        return last[2]
+    key = (raw, dir_parts)
     setup = _SETUPS.get(key)
     if setup is None:
         if len(_SETUPS) >= _SETUPS_MAX:
             _SETUPS.clear()
         setup = _SETUPS[key] = _work_out_setup(cards.subset(SETUP_KEYWORDS), dir_parts)
+    _LAST_SETUP[0] = (raw, dir_parts, setup)
     return setup
 
 
@@ -1390,8 +1397,14 @@ def _sources(cards: Mapping[str, object], exposure_how: str | None) -> dict[str,
     return out
 
 
+_PLAIN_EXTENSIONS = frozenset({"fits", "fit", "fts", "xisf"})
+
+
 def split_name(name: str) -> str:
     """File name → stem without the FITS/XISF extension(s): 'a_c.fits.fz' → 'a_c'."""
+    stem, dot, ext = name.rpartition(".")
+    if dot and ext.lower() in _PLAIN_EXTENSIONS:  # nearly every frame: one extension, nothing before it
+        return stem
     low = name.lower()
     for ext in (".fits.fz", ".fit.gz", ".fits.gz", ".fts.gz", ".fits", ".fit", ".fts", ".fz", ".xisf"):
         if low.endswith(ext):
