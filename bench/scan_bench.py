@@ -123,7 +123,7 @@ def stage_costs(paths: list[str], root: Path) -> dict[str, float]:
     from pl_tui.core import normalize as norm
     from pl_tui.core.headers import read_header
     from pl_tui.core.normalize import NightRule, split_name
-    from pl_tui.scan import read_one
+    from pl_tui.reading import read_one
 
     def empty_caches() -> None:
         headers._CARD_CACHE.clear()

@@ -1007,6 +1007,13 @@ _SQL_INSERT_EXPOSURE = (
 _SQL_INSERT_NEW_EXPOSURE = (
     f"INSERT INTO exposures ({_EXP_STORED}, id) VALUES ({_EXP_VALUES}, ?{len(_EXP_INSERT_COLS) + 1})"
 )
+# … when the ledger has no override and no alias (a first scan, as a rule): their six columns are
+# left to their default, NULL, instead of bound (1.7 µs a row less)
+_EXP_PLAIN_COLS = _EXP_INSERT_COLS[: _EXP_INSERT_COLS.index("ov_target")]
+_SQL_INSERT_NEW_PLAIN_EXPOSURE = (
+    f"INSERT INTO exposures ({', '.join(_stored(c) for c in _EXP_PLAIN_COLS)}, id) "
+    f"VALUES ({', '.join(_stored_value(c, _EXP_PARAMS) for c in _EXP_PLAIN_COLS)}, ?{len(_EXP_PLAIN_COLS) + 1})"
+)
 # the tallies of the exposures just inserted (ids ?1..?2), as the per-row trigger would add them
 _SQL_TALLY_ADD_RANGE = (
     f"INSERT INTO tallies ({_TALLY_KEY}, frame_count, total_us) {_TALLY_GROUPED} "
@@ -1128,7 +1135,8 @@ class LedgerWriter:
         """The exposure insert's parameters. ``setup_ids``: setup ids by the setup tuple's
         identity, for this write only (the records keep the tuples alive): the frames of a batch
         share one tuple per setup, so its 22 values are hashed once, not per frame. ``tails``:
-        the parameters after the exposure's own values, when there is no override or alias."""
+        the parameters after the exposure's own values, when there is no override or alias; then
+        the override and alias columns are not among the parameters (see write)."""
         row = rec.exposure
         setup = rec.setup
         assert row is not None and setup is not None
@@ -1138,12 +1146,13 @@ class LedgerWriter:
         exp = row[_EXPOSURE_S]
         overrides, aliases = self._overrides, self._aliases
         if not overrides and not aliases:  # a first scan, as a rule: nothing to look up
-            # frames of a setup share their exposure and status too: the tail is built once
+            # frames of a setup share their exposure and status too: the tail is built once;
+            # without the override and alias columns (_SQL_INSERT_NEW_PLAIN_EXPOSURE)
             key = (sid, exp, rec.status)
             tail = tails.get(key)
             if tail is None:
                 us = round(exp * 1_000_000) if exp is not None else None
-                tail = tails[key] = (sid, us, rec.status, *_NO_EXTRAS)
+                tail = tails[key] = (sid, us, rec.status)
             return row + tail
         target, filt = row[_TARGET], row[_FILTER]
         return (
@@ -1189,11 +1198,12 @@ class LedgerWriter:
                 inserts.append((*self._exposure_params(r, setup_ids, tails), next_id))
                 next_id += 1
         touched.update(r.old_identity for r in records if r.old_identity is not None)
+        plain = not self._overrides and not self._aliases  # _exposure_params left those columns out
         if inserts:
-            conn.executemany(_SQL_INSERT_NEW_EXPOSURE, inserts)
+            conn.executemany(_SQL_INSERT_NEW_PLAIN_EXPOSURE if plain else _SQL_INSERT_NEW_EXPOSURE, inserts)
             conn.execute(_SQL_TALLY_ADD_RANGE, (first_new, next_id - 1))
         if upserts:
-            conn.executemany(_SQL_INSERT_EXPOSURE, upserts)
+            conn.executemany(_SQL_INSERT_EXPOSURE, [p + _NO_EXTRAS for p in upserts] if plain else upserts)
         get_id = ids.get  # None for an unreadable file (no identity)
         conn.executemany(
             _SQL_INSERT_FILE,

@@ -768,3 +768,16 @@ def test_the_cyclic_collector_is_off_during_a_cli_scan_only_and_back_on_after(sm
     t.start()
     t.join()
     assert seen and all(seen)
+
+
+def test_a_ledger_without_aliases_stores_the_exposures_an_aliased_one_stores(small: Path, tmp_path: Path) -> None:
+    """A first scan writes new exposures without binding the (empty) override and alias columns;
+    every stored column must be what the full insert, taken when the ledger has an alias, stores."""
+    plain, full = tmp_path / "plain.sqlite", tmp_path / "full.sqlite"
+    scan(plain, [str(small)], Config(settle_seconds=0), workers=0)
+    scan(full, [str(small)], Config(settle_seconds=0, filter_aliases={"Nothing here": "X"}), workers=0)
+    columns = [r[1] for r in query(plain, "PRAGMA table_xinfo(exposures)") if r[1] not in ("id", "setup_id")]
+    rows = f"SELECT {', '.join(columns)} FROM exposures ORDER BY identity"  # ids follow the reads' order
+    got = query(plain, rows)
+    assert len(got) == 6 and got == query(full, rows)
+    assert query(full, "SELECT count(*) FROM aliases") == [(1,)]  # the full insert was the one taken
