@@ -258,8 +258,9 @@ class _Readers:
     @property
     def batch_size(self) -> int:
         # a process batch costs the pool a few hundred µs of this process's time (futures,
-        # pickling, the pool's own threads): 512 files share it (bench: 256 → 512 saved ~1 µs/frame)
-        return 512 if self._procs is not None else 32
+        # pickling, the pool's own threads): 1,024 files share it (bench: 256 → 512 saved ~1 µs a
+        # frame; 512 → 1,024 made the whole 100k scan 2.5 % faster, median of 18 paired runs)
+        return 1024 if self._procs is not None else 32
 
     @property
     def max_in_flight(self) -> int:
