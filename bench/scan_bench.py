@@ -464,7 +464,7 @@ def record(f: dict) -> None:
             f"{f['first_call_rate']:,.0f}/s)",
             "≥ 25,000 frames/s",
             f["first_rate"] >= 25_000,
-            f"ratio {f['first_rate'] / f['base_read_process']:.2f} of the whole-process plain read, "
+            f"ratio {f['first_rate'] / f['base_read_process']:.3f} of the whole-process plain read, "
             f"{f['base_read_us'] / f['first_us']:.2f} of the plain read in a loop (target ≥ 0.2); "
             f"fitsio alone is {f['base_fitsio_us'] / f['first_us']:.0f}× slower",
         ),
