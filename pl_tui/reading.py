@@ -127,7 +127,7 @@ def _read_all(items: list[Item], rule: NightRule, threads: int, opener: Opener) 
     return head + [r for part in parts for r in part]
 
 
-def _lower_priority(nice: int) -> None:
+def lower_priority(nice: int) -> None:
     """This process or thread yields the CPU to an interactive one (the TUI) when both want it."""
     with contextlib.suppress(OSError, AttributeError):  # not permitted, or not Linux: normal priority
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
@@ -147,7 +147,7 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _reader_started(parent_pid: int, nice: int) -> None:
+def reader_started(parent_pid: int, nice: int) -> None:
     """Initializer of every reader process."""
     # Ctrl+C in a terminal signals the whole process group: the scanner decides (it stops and
     # keeps what was read); a reader killed by it would break the pool. The reader was started
@@ -156,4 +156,4 @@ def _reader_started(parent_pid: int, nice: int) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _die_with_parent(parent_pid)
     if nice:
-        _lower_priority(nice)
+        lower_priority(nice)

@@ -33,7 +33,7 @@ from .core.globs import Globs
 from .core.headers import Opener, header_kind
 from .core.normalize import RULES_VERSION, NightRule
 from .domain.retag import sync_config_aliases
-from .reading import VANISHED, BatchResult, Item, _lower_priority, _reader_started, read_batch
+from .reading import VANISHED, BatchResult, Item, lower_priority, read_batch, reader_started
 
 PROGRESS_INTERVAL_S = 0.25
 WRITE_INTERVAL_S = 0.5
@@ -278,7 +278,7 @@ class _Readers:
             self._procs = cf.ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_reader_started,
+                initializer=reader_started,
                 initargs=(os.getpid(), self.nice),
             )
 
@@ -287,7 +287,7 @@ class _Readers:
         if self._procs is None and self.submitted > PROCESS_THRESHOLD:
             self.start_processes()
         if self._procs is not None:
-            # the pool spawns its readers inside submit: they inherit SIGINT blocked (see _reader_started)
+            # the pool spawns its readers inside submit: they inherit SIGINT blocked (see reader_started)
             blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             try:
                 return self._procs.submit(read_batch, items, rule, self.threads, self.opener)
@@ -671,7 +671,7 @@ class _Scan:
 
     def run(self) -> ScanProgress:
         if self.nice:
-            _lower_priority(self.nice)
+            lower_priority(self.nice)
         with ledger.writer_lock(self.ledger_path, wait=self.wait_for_lock):
             self.conn = ledger.connect(self.ledger_path)
             try:

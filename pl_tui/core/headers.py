@@ -324,7 +324,7 @@ class _Layout:
 # conv(value) of text cards that Cards.first read: commanded coordinates repeat every frame
 _CONVERTED: dict[tuple[bytes, Callable[[object], object]], object] = {}
 _CONVERTED_MAX = 8192
-_LAYOUTS: dict[bytes, _Layout | None] = {}  # keyword sequence → its layout; None: not standard
+_LAYOUTS: dict[bytes, _Layout | None] = {}  # keyword columns (header_cards) → layout; None: not standard
 _LAYOUTS_MAX = 4096
 _KEY_SPLITTERS: dict[int, struct.Struct] = {}
 
