@@ -8,6 +8,7 @@ import gzip
 import math
 import os
 import string
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -593,18 +594,13 @@ def _replace_card(data: bytes, key: str, card: str) -> bytes:
     raise AssertionError(key)
 
 
-def test_setup_fields_worked_out_once_follow_every_card_and_folder_that_decides_them() -> None:
-    """The normaliser works out target, filter, type, rig, site, software and derived signals
-    once per distinct set of their cards and folder. Warm that memo with each real header, then
-    change one such card (or the folder): the frame must be what the eager parser says — a
-    card left out of the memo's key would hand back the first header's answer."""
-    from pl_tui.core.normalize import SETUP_KEYWORDS
-
+def _warmed_real_headers() -> Iterator[tuple[dict, bytes, str, tuple[str, ...]]]:
+    """(entry, header bytes, file stem, folders) of every real header the lazy reader takes, each
+    normalised once first: the normaliser's memos hold its answers when the caller changes a card."""
     from .test_real_headers import ENTRIES
     from .test_real_headers import header_bytes as corpus_bytes
     from .test_real_headers import header_cards as corpus_cards
 
-    changed = 0
     for entry in ENTRIES:
         data = corpus_bytes(corpus_cards(entry["slug"]))
         data = data[: data.index(b"END" + b" " * 77) + 80]
@@ -612,7 +608,19 @@ def test_setup_fields_worked_out_once_follow_every_card_and_folder_that_decides_
             continue
         parts = Path(entry["path"]).parts[:-1]
         stem = split_name(Path(entry["path"]).name)
-        normalize(header_cards(data), data, stem, parts, NightRule())  # warm the memo
+        normalize(header_cards(data), data, stem, parts, NightRule())  # warm the memos
+        yield entry, data, stem, parts
+
+
+def test_setup_fields_worked_out_once_follow_every_card_and_folder_that_decides_them() -> None:
+    """The normaliser works out target, filter, type, rig, site, software and derived signals
+    once per distinct set of their cards and folder. Warm that memo with each real header, then
+    change one such card (or the folder): the frame must be what the eager parser says — a
+    card left out of the memo's key would hand back the first header's answer."""
+    from pl_tui.core.normalize import SETUP_KEYWORDS
+
+    changed = 0
+    for entry, data, stem, parts in _warmed_real_headers():
         present = [k for k in sorted(SETUP_KEYWORDS) if header_cards(data).get(k) is not None]
         for key in present:
             old = header_cards(data)[key]
@@ -638,19 +646,8 @@ def test_exposure_worked_out_once_follows_its_cards_their_units_and_the_frame_ty
     be what the eager parser says."""
     from pl_tui.core.normalize import KEYWORDS
 
-    from .test_real_headers import ENTRIES
-    from .test_real_headers import header_bytes as corpus_bytes
-    from .test_real_headers import header_cards as corpus_cards
-
     changed = 0
-    for entry in ENTRIES:
-        data = corpus_bytes(corpus_cards(entry["slug"]))
-        data = data[: data.index(b"END" + b" " * 77) + 80]
-        if not isinstance(header_cards(data), Cards):
-            continue
-        parts = Path(entry["path"]).parts[:-1]
-        stem = split_name(Path(entry["path"]).name)
-        normalize(header_cards(data), data, stem, parts, NightRule())  # warm the memo
+    for entry, data, stem, parts in _warmed_real_headers():
         keys = [k for k in KEYWORDS["exposure_s"] if k in header_cards(data)]
         for key in keys:
             for value, comment in (("0.25", "[s]"), ("0.25", "[ms]"), ("0.0", "[s]"), ("250.", "milliseconds")):
