@@ -1025,6 +1025,9 @@ _SQL_INSERT_FILE = (
     "INSERT INTO files (dir_id, name, size, mtime_ns, identity, exposure_id, state, reason) "
     "VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, 'accepted'), ?)"
 )
+_SQL_INSERT_ACCEPTED_FILE = (
+    "INSERT INTO files (dir_id, name, size, mtime_ns, identity, exposure_id) VALUES (?, ?, ?, ?, ?, ?)"
+)
 _SQL_UPDATE_FILE = (
     "UPDATE files SET size = ?2, mtime_ns = ?3, identity = ?4, exposure_id = ?5, state = NULLIF(?6, 'accepted'), "
     "reason = ?7 WHERE id = ?1"
@@ -1205,15 +1208,18 @@ class LedgerWriter:
         if upserts:
             conn.executemany(_SQL_INSERT_EXPOSURE, [p + _NO_EXTRAS for p in upserts] if plain else upserts)
         get_id = ids.get  # None for an unreadable file (no identity)
-        conn.executemany(
-            _SQL_INSERT_FILE,
-            [
-                (r.dir_id, to_db(r.name), r.size, r.mtime_ns, ident, get_id(ident), r.status, r.reason)
-                for r in records
-                if r.file_id is None
-                for ident in (r.exposure[0] if r.exposure else None,)
-            ],
-        )
+        accepted: list[tuple] = []  # nearly every new file: its state and reason stay NULL, unbound
+        others: list[tuple] = []
+        for r in records:
+            if r.file_id is None:
+                ident = r.exposure[0] if r.exposure else None
+                row = (r.dir_id, to_db(r.name), r.size, r.mtime_ns, ident, get_id(ident))
+                if r.status == ACCEPTED and r.reason is None:
+                    accepted.append(row)
+                else:
+                    others.append((*row, r.status, r.reason))
+        conn.executemany(_SQL_INSERT_ACCEPTED_FILE, accepted)
+        conn.executemany(_SQL_INSERT_FILE, others)
         conn.executemany(
             _SQL_UPDATE_FILE,
             [
